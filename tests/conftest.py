@@ -1,0 +1,34 @@
+"""Shared fixtures. The reference samples live in ../shared/data beside the repo; tests needing them skip
+when it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def cog_sample(shared_data: Path) -> Path:
+    p = shared_data / "cog-official-sample"
+    if not p.is_dir():
+        pytest.skip("cog-official-sample is absent")
+    return p
+
+
+@pytest.fixture(scope="session")
+def clevr_sample(shared_data: Path) -> Path:
+    p = shared_data / "clevr-official-engine-sample"
+    if not p.is_dir():
+        pytest.skip("clevr-official-engine-sample is absent")
+    return p

@@ -1,0 +1,5 @@
+import sys
+
+from vrkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``vrkit`` command line: a thin layer that parses, calls library functions and prints.
+
+Each command group lives in its own module exposing ``register(subparsers)``; a command's handler
+returns an exit code. Bad input (:class:`vrkit.errors.InputError`) becomes one line on stderr and
+exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from vrkit import __version__
+from vrkit.errors import InputError
+
+# Modules registering sub-commands, in help order.
+_COMMAND_MODULES = ("generate", "cog", "show", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vrkit", description="Transfer learning in visual and relational reasoning (COG, CLEVR, SAMNet)."
+    )
+    parser.add_argument("--version", action="version", version=f"vrkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"vrkit.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except InputError as err:
+        print(f"vrkit: error: {err.format()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vrkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""`vrkit show` commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    pass

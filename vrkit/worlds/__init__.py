@@ -1,0 +1,1 @@
+"""Symbolic worlds (pure Python + numpy, no torch): COG and CLEVR."""
