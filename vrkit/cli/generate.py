@@ -1,9 +1,83 @@
-"""`vrkit generate` commands."""
+"""`vrkit generate cog|clevr`: write datasets in the official layouts."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from vrkit.errors import InputError
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N (e.g. 0/4), got {text!r}") from None
+    return i, n
+
+
+def _families(text: str) -> list[str]:
+    from vrkit.worlds.cog.constants import FAMILIES, GROUPS
+
+    if text == "all":
+        return list(FAMILIES)
+    out: list[str] = []
+    for name in (t.strip() for t in text.split(",") if t.strip()):
+        if name in GROUPS:
+            out += [f for f in GROUPS[name] if f not in out]
+        elif name in FAMILIES:
+            if name not in out:
+                out.append(name)
+        else:
+            raise InputError(f"unknown COG family or group {name!r} (see `vrkit generate cog --help`)")
+    return out
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("generate", help="generate datasets (COG, CLEVR) in the official layouts")
+    gsub = p.add_subparsers(dest="world", metavar="WORLD")
+    c = gsub.add_parser(
+        "cog", help="COG videos: official gzipped JSON lines",
+        description="Generate COG data. Families: 'all', or a comma list of family and group names "
+                    "(groups: Basic, Obj-Attr, Compare, Spatial, Cognitive, Point-*).")
+    c.add_argument("--variant", choices=["canonical", "hard"], default="canonical")
+    c.add_argument("--frames", type=int, help="override frames per example (E)")
+    c.add_argument("--memory", type=int, help="override the look-back (max_memory)")
+    c.add_argument("--distractors", type=int, help="override the maximum distractors per frame")
+    c.add_argument("--families", default="all")
+    c.add_argument("--n-per-family", type=int, default=100)
+    c.add_argument("--split", choices=["train", "val", "test"], default="train")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--workers", type=int, default=1)
+    c.add_argument("--train-files", type=int, help="number of train files (default: one per 100k examples)")
+    c.add_argument("--shard", type=_shard, default=(0, 1), help="generate only shard I of N (files k with k %% N == I)")
+    c.add_argument("--out", required=True)
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(handler=_generate_cog)
+
+
+def _generate_cog(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from vrkit.worlds.cog.constants import VARIANTS
+    from vrkit.worlds.cog.dataset import GenerateConfig, generate_dataset, plan_files
+
+    variant = VARIANTS[args.variant]
+    name = args.variant
+    overrides = {k: v for k, v in (("frames", args.frames), ("memory", args.memory),
+                                   ("distractors", args.distractors)) if v is not None}
+    if overrides:
+        variant, name = replace(variant, **overrides), "custom"
+    try:
+        cfg = GenerateConfig(variant, name, _families(args.families), args.n_per_family, args.split, args.seed,
+                             args.out, args.train_files, args.workers, args.shard)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    total = sum(len(j.families) for j in plan_files(cfg) if j.index % cfg.shard[1] == cfg.shard[0])
+    with tqdm(total=total, unit="ex", desc=f"cog {cfg.split_dir}", disable=args.quiet or None,
+              file=sys.stderr) as bar:
+        manifest = generate_dataset(cfg, progress=bar.update)
+    print(f"wrote {manifest['examples']} examples in {len(manifest['files'])} files to {args.out}/{cfg.split_dir}")
+    return 0

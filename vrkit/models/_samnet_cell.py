@@ -1,0 +1,199 @@
+"""SAMNet's controller and reasoning cell (samnet.md units 3–10), evaluated in a fused form.
+
+The parameters are the plain modules of ``layers.attention`` (so names and counts match the reference
+units), but the K-step loop is rewritten algebraically to do as little as possible per step:
+
+* the controller runs once per question; its K control states c_k are known before any frame, so
+  for an interaction  I = W1·(p ⊙ x) + W2·x + b  scored as  (I ⊙ c_k)·w, the score of item x is
+  x · (p ⊙ v_k) + x · r_k + β_k  with  v_k = (c_k⊙w)·W1,  r_k = (c_k⊙w)·W2,  β_k = b·(c_k⊙w);
+  v_k, r_k, β_k are precomputed for all k and the x·r_k + β_k terms for all frames at once;
+* memory is frozen within a frame, so its projection and step-independent score terms are computed
+  once per frame; the K writes are applied after the frame's last step, in step order, in one
+  vectorised product (slot ← slot·(1−w_k) + w_k·v_k for k = 1..K).
+Per step only the summary projections, two batched matrix-vector products with their softmaxes and
+reads, the gate MLP and the summary update remain. ``tests/test_samnet.py`` checks the fused form
+against a plain step-by-step evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vrkit.models.layers.attention import NEG_INF, Attention, Interaction
+
+TEMPORAL_CLASSES = ("now", "last", "latest", "none")
+GATES = ("image_match", "memory_match", "do_replace", "do_add_new")
+
+
+class Controller(nn.Module):
+    """Question-driven controller: K control states, word attention and temporal-class weights.
+
+    forward(question [B, Q], words [B, L, d], word_mask [B, L]) →
+        control [B, K, d], word_attention [B, K, L], temporal [B, K, 4] (now, last, latest, none).
+    Step k: step-specific linear Q→d of the question, concatenated with c_{k−1}, linear 2d→d, then
+    attention over the contextual words (query = that vector) gives c_k. c_0 is learned (dropout).
+    """
+
+    def __init__(self, dim: int, question_dim: int, steps: int, dropout: float) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(question_dim)
+        self.step_weight = nn.Parameter(torch.empty(steps, dim, question_dim).uniform_(-bound, bound))
+        self.step_bias = nn.Parameter(torch.empty(steps, dim).uniform_(-bound, bound))
+        self.merge = nn.Linear(2 * dim, dim)
+        self.word_attention = Attention(dim)
+        self.temporal = nn.Sequential(nn.Linear(dim, dim), nn.ELU(), nn.Linear(dim, len(TEMPORAL_CLASSES)))
+        self.init_control = nn.Parameter(torch.randn(dim) * 0.1)
+        self.drop = nn.Dropout(dropout)
+        self.steps, self.dim = steps, dim
+
+    def forward(self, question: Tensor, words: Tensor, word_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        B, d = question.shape[0], self.dim
+        q_k = torch.einsum("bq,kdq->bkd", question, self.step_weight) + self.step_bias  # (B, K, d)
+        w_merge = self.merge.weight  # (d, 2d): [q_k, c_{k-1}]
+        pre = torch.matmul(q_k, w_merge[:, :d].t()) + self.merge.bias  # (B, K, d)
+        w_prev = w_merge[:, d:].t()
+        w_score = self.word_attention.score.weight[0]  # (d,)
+        bias = torch.zeros_like(word_mask, dtype=words.dtype).masked_fill(~word_mask, NEG_INF).unsqueeze(-1)
+        c = self.drop(self.init_control.expand(B, d))
+        controls, attns = [], []
+        for k in range(self.steps):
+            cq = torch.addmm(pre[:, k], c, w_prev)  # (B, d)
+            scores = torch.baddbmm(bias, words, (cq * w_score).unsqueeze(-1))  # (B, L, 1)
+            a = torch.softmax(scores, dim=1)
+            c = torch.bmm(a.transpose(1, 2), words).squeeze(1)  # (B, d)
+            controls.append(c)
+            attns.append(a.squeeze(-1))
+        control = torch.stack(controls, 1)  # (B, K, d)
+        temporal = torch.softmax(self.temporal(control), dim=-1)
+        return control, torch.stack(attns, 1), temporal
+
+
+@dataclass
+class CellOutput:
+    summary: Tensor  # (B, T, d) final summary per frame
+    evidence: Tensor | None  # (B, T, K, G) per-step location evidence for pointing
+    trace: dict[str, Tensor] = field(default_factory=dict)
+
+
+def _apply_writes(mem: Tensor, weights: Tensor, values: Tensor) -> Tensor:
+    """Sequential writes slot ← slot·(1−w_k) + w_k·value_k, k = 1..K, in closed form.
+
+    mem [B, S, D], weights [B, K, S], values [B, K, D] → [B, S, D]."""
+    keep = 1.0 - weights
+    incl = torch.flip(torch.cumprod(torch.flip(keep, [1]), dim=1), [1])  # Π_{j≥k} keep_j
+    excl = torch.cat([incl[:, 1:], torch.ones_like(incl[:, :1])], dim=1)  # Π_{j>k} keep_j
+    coef = weights * excl  # (B, K, S)
+    return mem * incl[:, 0].unsqueeze(-1) + torch.bmm(coef.transpose(1, 2), values)
+
+
+class SAMCell(nn.Module):
+    """Visual retrieval, memory retrieval, reasoning gates, summary and memory updates over T frames.
+
+    forward(feats [B, T, N, d], mask [B, T, N] | None, control [B, K, d], temporal [B, K, 4],
+            kernel [N, G] | [B, T, N, G] | None, grid_cells G, trace) → :class:`CellOutput`.
+    ``kernel`` maps items to grid points for pointing evidence (None with G == N: identity;
+    ``grid_cells = 0``: no pointing evidence).
+    """
+
+    def __init__(self, dim: int, steps: int, slots: int, dropout: float) -> None:
+        super().__init__()
+        self.visual_interaction = Interaction(dim, project_items=False)  # features arrive projected
+        self.visual_attention = Attention(dim)
+        self.memory_interaction = Interaction(dim, project_items=True)
+        self.memory_attention = Attention(dim)
+        self.gates = nn.Sequential(nn.Linear(6, 12), nn.ELU(), nn.Linear(12, 12), nn.ELU(),
+                                   nn.Linear(12, len(GATES)), nn.Sigmoid())
+        self.summary_update = nn.Linear(2 * dim, dim)  # [relevant object, old summary], no nonlinearity
+        self.init_summary = nn.Parameter(torch.randn(dim) * 0.1)
+        self.drop = nn.Dropout(dropout)
+        self.dim, self.steps, self.slots = dim, steps, slots
+
+    @staticmethod
+    def _score_terms(control: Tensor, inter: Interaction, attn: Attention) -> tuple[Tensor, Tensor, Tensor]:
+        d = control.shape[-1]
+        cw = control * attn.score.weight[0]  # (B, K, d)
+        w = inter.combine.weight  # (d, 2d): [obj ⊙ items, items]
+        return cw @ w[:, :d], cw @ w[:, d:], cw @ inter.combine.bias  # v, r (B, K, d); beta (B, K)
+
+    def forward(self, feats: Tensor, mask: Tensor | None, control: Tensor, temporal: Tensor,
+                kernel: Tensor | None = None, grid_cells: int = 0, trace: bool = False) -> CellOutput:
+        B, T, N, d = feats.shape
+        K, S = self.steps, self.slots
+        v_vis, r_vis, b_vis = self._score_terms(control, self.visual_interaction, self.visual_attention)
+        v_mem, r_mem, b_mem = self._score_terms(control, self.memory_interaction, self.memory_attention)
+        # step-independent visual scores for every frame: (T, K, B, N, 1)
+        vis_bias = torch.einsum("btnd,bkd->tkbn", feats, r_vis) + b_vis.t()[None, :, :, None]
+        if mask is not None:
+            vis_bias = vis_bias + torch.zeros(mask.shape, dtype=feats.dtype, device=feats.device).masked_fill(
+                ~mask, NEG_INF).permute(1, 0, 2).unsqueeze(1)
+        vis_bias = vis_bias.unsqueeze(-1).unbind(0)
+        frames = feats.transpose(0, 1).contiguous().unbind(0)  # T × (B, N, d)
+        w_sp = torch.cat([self.visual_interaction.object_proj.weight, self.memory_interaction.object_proj.weight]).t()
+        b_sp = torch.cat([self.visual_interaction.object_proj.bias, self.memory_interaction.object_proj.bias])
+        g_in = self.gates[0]
+        gate_pre = (temporal @ g_in.weight[:, :4].t() + g_in.bias).unbind(1)  # K × (B, 12)
+        w_sq = g_in.weight[:, 4:].t().contiguous()  # (2, 12)
+        w_su, b_su = self.summary_update.weight.t(), self.summary_update.bias
+        v_vis_k, v_mem_k = v_vis.unbind(1), v_mem.unbind(1)
+        point = grid_cells > 0
+
+        mem = feats.new_zeros(B, S, d)
+        mem_loc = feats.new_zeros(B, S, grid_cells) if point else None
+        head = feats.new_zeros(B, S)
+        head[:, 0] = 1.0
+        s0 = self.drop(self.init_summary.expand(B, T, d))
+        summaries, evidence = [], []
+        tr: dict[str, list[Tensor]] = {k: [] for k in ("visual_attention", "read_head", "gates",
+                                                          "write_head", "write_weight")}
+        for t in range(T):
+            x = frames[t]
+            mem_proj = self.memory_interaction.item_proj(mem)  # (B, S, d), frozen within the frame
+            mem_bias = (torch.bmm(mem, r_mem.transpose(1, 2)) + b_mem.unsqueeze(1)).permute(2, 0, 1)
+            mem_bias = mem_bias.unsqueeze(-1).contiguous().unbind(0)  # K × (B, S, 1)
+            s = s0[:, t]
+            vas, rhs, gs, vos, ws, heads = [], [], [], [], [], []
+            for k in range(K):
+                sp = torch.addmm(b_sp, s, w_sp)  # (B, 2d): projected summary for both units
+                va = torch.softmax(torch.baddbmm(vis_bias[t][k], x, (sp[:, :d] * v_vis_k[k]).unsqueeze(-1)), 1)
+                rh = torch.softmax(torch.baddbmm(mem_bias[k], mem_proj, (sp[:, d:] * v_mem_k[k]).unsqueeze(-1)), 1)
+                vo = torch.bmm(va.transpose(1, 2), x).squeeze(1)  # (B, d) visual object
+                mo = torch.bmm(rh.transpose(1, 2), mem).squeeze(1)  # (B, d) memory object
+                va, rh = va.squeeze(-1), rh.squeeze(-1)
+                sq = torch.stack([(va * va).sum(-1), (rh * rh).sum(-1)], dim=-1)  # (B, 2) peakedness
+                h = F.elu(torch.addmm(gate_pre[k], sq, w_sq))
+                g = torch.sigmoid(self.gates[4](F.elu(self.gates[2](h))))  # (B, 4)
+                im, mm, rep, add = g[:, 0:1], g[:, 1:2], g[:, 2:3], g[:, 3:4]
+                rel = im * vo + mm * mo
+                s = torch.addmm(b_su, torch.cat([rel, s], dim=-1), w_su)
+                ws.append(rep * rh + add * head)
+                heads.append(head)
+                head = head + add * (torch.roll(head, 1, dims=-1) - head)  # soft shift right on "add new"
+                vas.append(va)
+                rhs.append(rh)
+                gs.append(g)
+                vos.append(vo)
+            summaries.append(s)
+            W, VO, G = torch.stack(ws, 1), torch.stack(vos, 1), torch.stack(gs, 1)  # (B, K, ·)
+            if point:
+                VA, RH = torch.stack(vas, 1), torch.stack(rhs, 1)
+                if kernel is None:
+                    va_grid = VA
+                elif kernel.dim() == 2:
+                    va_grid = VA @ kernel
+                else:
+                    va_grid = torch.bmm(VA, kernel[:, t])  # (B, K, G)
+                evidence.append(G[..., 0:1] * va_grid + G[..., 1:2] * torch.bmm(RH, mem_loc))
+                mem_loc = _apply_writes(mem_loc, W, va_grid)
+            mem = _apply_writes(mem, W, VO)
+            if trace:
+                for key, seq in (("visual_attention", vas), ("read_head", rhs), ("write_head", heads)):
+                    tr[key].append(torch.stack(seq, 1))
+                tr["gates"].append(G)
+                tr["write_weight"].append(W)
+        out_trace = {k: torch.stack(v, 1) for k, v in tr.items()} if trace else {}
+        return CellOutput(torch.stack(summaries, 1), torch.stack(evidence, 1) if point else None, out_trace)

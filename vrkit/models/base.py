@@ -1,0 +1,58 @@
+"""The interface every reasoning model implements.
+
+Batch contract (architecture.md): a dict of tensors
+    question [B, L] long (0 = pad), question_len [B] long,
+    frames [B, T, 3, H, W] float   (pixels path)   or
+    objects [B, T, N, F] float + object_mask [B, T, N] bool   (state path),
+    answer [B, T] long (-100 where not a class answer), point [B, T, 2] float, point_mask [B, T] bool,
+    family [B] long.
+A model returns a dict: ``logits [B, T, A]``, optionally ``point_logits [B, T, G]`` (G = grid², 49 for COG)
+and, when ``forward(batch, trace=True)``, ``trace``: a dict of per-step tensors for visualisation.
+CLEVR single images are sequences of length T = 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+
+@dataclass
+class IOConfig:
+    """Fields shared by every model config (what the data looks like)."""
+
+    path: str = "pixels"  # "pixels" | "state"
+    vocab_size: int = 79  # input tokens (COG: 79); index 0 = padding
+    num_answers: int = 55  # answer classes (COG: 55)
+    image_size: int = 112  # pixels path: H = W
+    object_features: int = 55  # state path: F per object
+    pointing: bool = True  # add a pointing head over a grid x grid lattice
+    grid: int = 7
+
+
+class ReasoningModel(nn.Module):
+    """Base class: a registry name, a dataclass ``Config`` and the shared interface."""
+
+    model_name: ClassVar[str] = ""
+    Config: ClassVar[type] = IOConfig
+
+    @classmethod
+    def from_config(cls, **config: Any) -> ReasoningModel:
+        known = {f.name for f in fields(cls.Config)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise TypeError(f"{cls.model_name or cls.__name__}: unknown config field(s) {', '.join(unknown)}")
+        return cls(cls.Config(**config))
+
+    def forward(self, batch: dict[str, Tensor], trace: bool = False) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def reset_head(self, num_answers: int) -> None:  # pragma: no cover
+        """Replace the answer classifier by a fresh one with ``num_answers`` outputs."""
+        raise NotImplementedError
+
+    def units(self) -> dict[str, nn.Module]:  # pragma: no cover
+        """Named blocks that fine-tuning may unfreeze one at a time (flex-tuning), input to output."""
+        raise NotImplementedError

@@ -1,0 +1,162 @@
+"""SAMNet — Selective Attention Memory Network (samnet.md), on pixels or on symbolic scene states.
+
+Per question: a BiLSTM question encoder and a controller producing K control states (word attention,
+temporal-class weights now/last/latest/none). Per frame, in order: K reasoning steps, each retrieving a
+visual object (attention over the frame's feature vectors) and a memory object (attention over N memory
+slots), gating them with a tiny MLP on (temporal weights, attention peakedness), updating the summary;
+the memory (frozen during the frame) receives the K writes after the frame's last step. An output unit
+answers from [question, final summary] at every frame. Defaults: d = 128, K = 8, 8 slots; the pixel COG
+configuration has exactly the reference's 1,014,879 parameters without the pointing head.
+
+Perception
+    pixels: frames [B, T, 3, H, W] → COG CNN (all B·T frames in one call; bf16 autocast and channels-last
+            friendly) → (H/16)·(W/16) vectors of 128 → shared linear → d.
+    state:  objects [B, T, N, F] + object_mask → linear F → d → the same shared linear d → d.
+Everything after the CNN runs in fp32 on CPU (autocast is disabled there): the reasoning core is made of
+small ops for which bf16 only adds casts.
+
+Pointing head (our design; the reference returned zero pointing logits)
+    Every attended item has a distribution over the grid × grid lattice ("location"): for pixels the
+    feature-map cell (7×7 at 112 px = the COG grid itself: identity; other sizes: the cell centre spread
+    with the COG kernel exp(−d²/0.02)); for the state path the object's (x, y) — features
+    ``objects[..., xy_offset : xy_offset + 2]``, normalised, y down — spread with the same kernel.
+    The memory carries, beside each slot's vector, the location it was written from (same write weights),
+    so a step's location evidence is  image_match·(visual attention → grid) + memory_match·(read head →
+    slot locations)  — objects remembered from earlier frames can be pointed at. The head
+    (layers.PointingHead) mixes the K steps' evidence with learned weights and returns
+    α·log(evidence + ε) + Linear(final summary), i.e. at initialisation exactly the attended location.
+    Train with the COG soft cross-entropy (layers.point_target); read out with layers.point_readout.
+    Cost: d·G + G + K + 1 parameters (6,330 at d = 128, G = 49, K = 8); ``pointing=False`` drops it and
+    returns no ``point_logits``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from vrkit.models._samnet_cell import GATES, TEMPORAL_CLASSES, Controller, SAMCell
+from vrkit.models.base import IOConfig, ReasoningModel
+from vrkit.models.layers import CogCNN, PointingHead, QuestionEncoder, StateEncoder
+from vrkit.models.layers.pointing import feature_map_kernel, location_kernel
+from vrkit.models.registry import register
+
+__all__ = ["GATES", "TEMPORAL_CLASSES", "SAMNet", "SAMNetConfig"]
+
+
+@dataclass
+class SAMNetConfig(IOConfig):
+    dim: int = 128  # d: width of control, summary, features and memory slots
+    steps: int = 8  # K reasoning steps per frame
+    slots: int = 8  # memory slots
+    dropout: float = 0.15  # on the learned initial control state and initial summary
+    embed_dim: int = 64  # word embedding
+    question_hidden: int = 128  # BiLSTM units per direction (question vector = 2× this)
+    cnn_channels: tuple[int, ...] = (32, 64, 64, 128)
+    channels_last: bool = True  # CNN memory format (faster on CPU with bf16 autocast)
+    xy_offset: int = -2  # state path: objects[..., xy_offset : xy_offset + 2] = (x, y) for pointing
+
+
+class _ImageEncoder(nn.Module):
+    """frames [B, T, 3, H, W] → features [B, T, h·w, d] (CNN, then a shared linear)."""
+
+    def __init__(self, cfg: SAMNetConfig) -> None:
+        super().__init__()
+        self.cnn = CogCNN(3, cfg.cnn_channels, channels_last=cfg.channels_last)
+        self.feature_proj = nn.Linear(self.cnn.out_channels, cfg.dim)
+
+    def forward(self, frames: Tensor) -> Tensor:
+        B, T = frames.shape[:2]
+        x = self.cnn(frames.flatten(0, 1))  # (B·T, h·w, C), one batched call for all frames
+        with torch.autocast("cpu", enabled=False):
+            return self.feature_proj(x.float()).unflatten(0, (B, T))  # (B, T, h·w, d)
+
+
+class _StateEncoder(nn.Module):
+    """objects [B, T, N, F] (+ mask) → features [B, T, N, d], mask [B, T, N]."""
+
+    def __init__(self, cfg: SAMNetConfig) -> None:
+        super().__init__()
+        self.objects = StateEncoder(cfg.object_features, cfg.dim)
+        self.feature_proj = nn.Linear(cfg.dim, cfg.dim)
+
+    def forward(self, objects: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        x, mask = self.objects(objects.float(), mask)
+        return self.feature_proj(x), mask
+
+
+@register("samnet")
+class SAMNet(ReasoningModel):
+    Config = SAMNetConfig
+
+    def __init__(self, cfg: SAMNetConfig | None = None) -> None:
+        super().__init__()
+        cfg = cfg or SAMNetConfig()
+        if cfg.path not in ("pixels", "state"):
+            raise ValueError(f"samnet: path must be 'pixels' or 'state', not {cfg.path!r}")
+        self.cfg = cfg
+        d = cfg.dim
+        self.question_encoder = QuestionEncoder(cfg.vocab_size, cfg.embed_dim, cfg.question_hidden, d)
+        qdim = self.question_encoder.question_dim
+        if cfg.path == "pixels":
+            self.image_encoder = _ImageEncoder(cfg)
+        else:
+            self.state_encoder = _StateEncoder(cfg)
+        self.controller = Controller(d, qdim, cfg.steps, cfg.dropout)
+        self.reasoning_cell = SAMCell(d, cfg.steps, cfg.slots, cfg.dropout)
+        hidden = qdim + d
+        self.output_unit = nn.Sequential(nn.Linear(hidden, hidden), nn.ELU(), nn.Linear(hidden, cfg.num_answers))
+        self.pointing_head = PointingHead(d, cfg.steps, cfg.grid) if cfg.pointing else None
+
+    # -- interface -------------------------------------------------------------------------------
+    def units(self) -> dict[str, nn.Module]:
+        perception = ("image_encoder", self.image_encoder) if self.cfg.path == "pixels" else (
+            "state_encoder", self.state_encoder)
+        units = {"question_encoder": self.question_encoder, perception[0]: perception[1],
+                 "controller": self.controller, "reasoning_cell": self.reasoning_cell,
+                 "output_unit": self.output_unit}
+        if self.pointing_head is not None:
+            units["pointing_head"] = self.pointing_head
+        return units
+
+    def reset_head(self, num_answers: int) -> None:
+        old = self.output_unit[2]
+        self.output_unit[2] = nn.Linear(old.in_features, num_answers).to(old.weight.device, old.weight.dtype)
+        self.cfg.num_answers = num_answers
+
+    def forward(self, batch: dict[str, Tensor], trace: bool = False) -> dict[str, Any]:
+        cfg = self.cfg
+        G = cfg.grid * cfg.grid if cfg.pointing else 0
+        kernel: Tensor | None = None
+        if cfg.path == "pixels":
+            frames = batch["frames"]
+            feats, mask = self.image_encoder(frames), None  # (B, T, N, d)
+            h, w = self.image_encoder.cnn.feature_hw(frames.shape[-2], frames.shape[-1])
+            if G and not (h == w == cfg.grid):
+                kernel = feature_map_kernel(h, w, cfg.grid).to(feats.device)
+        with torch.autocast("cpu", enabled=False):
+            if cfg.path == "state":
+                objects = batch["objects"]
+                feats, mask = self.state_encoder(objects, batch.get("object_mask"))
+                if G:
+                    xy = objects[..., cfg.xy_offset: cfg.xy_offset + 2 or None].float()
+                    kernel = location_kernel(xy, cfg.grid)  # (B, T, N, G)
+            words, q, word_mask = self.question_encoder(batch["question"], batch["question_len"])
+            control, word_attn, temporal = self.controller(q, words, word_mask)
+            cell = self.reasoning_cell(feats, mask, control, temporal, kernel, G, trace)
+            T = feats.shape[1]
+            out_in = torch.cat([q.unsqueeze(1).expand(-1, T, -1), cell.summary], dim=-1)  # (B, T, Q + d)
+            result: dict[str, Any] = {"logits": self.output_unit(out_in)}
+            if self.pointing_head is not None:
+                result["point_logits"] = self.pointing_head(cell.summary, cell.evidence)
+            if trace:
+                tr = dict(cell.trace)
+                tr["word_attention"] = word_attn.unsqueeze(1).expand(-1, T, -1, -1)  # (B, T, K, L)
+                tr["temporal"] = temporal.unsqueeze(1).expand(-1, T, -1, -1)  # (B, T, K, 4)
+                if cell.evidence is not None:
+                    tr["point_evidence"] = cell.evidence  # (B, T, K, G)
+                result["trace"] = tr
+        return result
