@@ -1,0 +1,112 @@
+"""`vrkit cog check PATH...`: re-evaluate every question and compare with the stored per-frame answers.
+
+Prints one line per disagreement (at most ``--max-report``),
+``FILE:LINE: family: frame t: stored X, evaluated Y`` (or ``FILE:LINE: family: <problem>`` for a question that
+cannot be parsed, is not in canonical form, or does not fit its family's template),
+then as the last line ``checked N examples, M disagree``. Exit 0 only if M == 0, 1 otherwise, 2 for
+unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vrkit.worlds.cog import io
+from vrkit.worlds.cog.checker import (
+    QuestionSyntaxError,
+    diff_example,
+    family_lookback,
+    lookback_from_variant,
+    parse_question,
+    template_problem,
+    to_text,
+)
+
+
+def _dir_lookback(path: Path) -> int | None:
+    """M from an official parent directory name ``<split>_<E>_<M>_<D>``, else None."""
+    m = io.SPLIT_DIR_RE.match(path.parent.name)
+    return lookback_from_variant(int(m.group(3))) if m else None
+
+
+def _problems(example: dict, lookback: int | None, override: int | None) -> list[str]:
+    """Descriptions of everything wrong with one example (empty if it agrees)."""
+    question, family = example["question"], example["family"]
+    try:
+        node = parse_question(question)
+    except QuestionSyntaxError as err:
+        return [f"cannot parse question {question!r}: {err}"]
+    if to_text(node) != question:
+        return [f"question is not in canonical form: {question!r} (canonical {to_text(node)!r})"]
+    problems = []
+    template = template_problem(question, family)
+    if template:
+        problems.append(template)
+    if override is not None:
+        m = override
+    else:
+        m = family_lookback(family, lookback if lookback is not None else int(example["epochs"]) - 1)
+    problems += [mm.describe() for mm in diff_example(example, m)]
+    return problems
+
+
+def run_check(args: argparse.Namespace) -> int:
+    checked = disagree = reported = 0
+    for path in io.expand_paths(args.paths):
+        lookback = _dir_lookback(path)
+        for lineno, example in _iter_numbered(path):
+            checked += 1
+            problems = _problems(example, lookback, args.memory)
+            if not problems:
+                continue
+            disagree += 1
+            for text in problems:
+                if reported < args.max_report:
+                    print(f"{path}:{lineno}: {example['family']}: {text}")
+                    reported += 1
+    print(f"checked {checked} examples, {disagree} disagree")
+    return 0 if disagree == 0 else 1
+
+
+def _iter_numbered(path: Path):
+    """(line number, example) pairs; blank lines are skipped but counted."""
+    for lineno, raw in enumerate(io._open_lines(path), start=1):
+        if raw.strip():
+            yield lineno, io.parse_line(raw, path, lineno)
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check",
+        help="re-evaluate questions and compare with the stored per-frame answers",
+        description="Parse every question, evaluate it frame by frame on the example's objects "
+        "(cog-spec.md §3.3) "
+        "and compare with the stored answers. Exit 0 if all agree, 1 if any disagree, 2 on bad input.",
+    )
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="COG files or directories (official layout or flat)"
+    )
+    p.add_argument(
+        "--memory",
+        type=_non_negative,
+        default=None,
+        metavar="M",
+        help="look-back M for every example (default: from a <split>_<E>_<M>_<D> directory name, "
+        "else epochs-1; 4 for the fixed-scene families as in the original)",
+    )
+    p.add_argument(
+        "--max-report",
+        type=_non_negative,
+        default=10,
+        metavar="N",
+        help="print at most N disagreement lines (default 10)",
+    )
+    p.set_defaults(handler=run_check)
