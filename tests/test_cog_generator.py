@@ -104,9 +104,8 @@ def test_statistics_match_the_original_generator(generated):
     failures = []
     for fam, s in stats.items():
         p_ref, inv_ref, obj_ref, dis_ref, _q = REFERENCE[variant][fam]
-        if p_ref is not None:
-            if abs(s.p_true - p_ref) > _bound(TOL_PTRUE, p_ref, s.bool_last):
-                failures.append((fam, "p_true", s.p_true, p_ref))
+        if p_ref is not None and abs(s.p_true - p_ref) > _bound(TOL_PTRUE, p_ref, s.bool_last):
+            failures.append((fam, "p_true", s.p_true, p_ref))
         for t, (ours, theirs) in enumerate(zip(s.invalid_share, inv_ref)):
             if abs(ours - theirs) > _bound(TOL_INVALID, theirs, s.n):
                 failures.append((fam, f"invalid[{t}]", ours, theirs))

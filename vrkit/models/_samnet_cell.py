@@ -55,14 +55,14 @@ class Controller(nn.Module):
         B, d = question.shape[0], self.dim
         q_k = torch.einsum("bq,kdq->bkd", question, self.step_weight) + self.step_bias  # (B, K, d)
         w_merge = self.merge.weight  # (d, 2d): [q_k, c_{k-1}]
-        pre = torch.matmul(q_k, w_merge[:, :d].t()) + self.merge.bias  # (B, K, d)
+        pre = (torch.matmul(q_k, w_merge[:, :d].t()) + self.merge.bias).unbind(1)  # K × (B, d)
         w_prev = w_merge[:, d:].t()
         w_score = self.word_attention.score.weight[0]  # (d,)
         bias = torch.zeros_like(word_mask, dtype=words.dtype).masked_fill(~word_mask, NEG_INF).unsqueeze(-1)
         c = self.drop(self.init_control.expand(B, d))
         controls, attns = [], []
         for k in range(self.steps):
-            cq = torch.addmm(pre[:, k], c, w_prev)  # (B, d)
+            cq = torch.addmm(pre[k], c, w_prev)  # (B, d)
             scores = torch.baddbmm(bias, words, (cq * w_score).unsqueeze(-1))  # (B, L, 1)
             a = torch.softmax(scores, dim=1)
             c = torch.bmm(a.transpose(1, 2), words).squeeze(1)  # (B, d)
@@ -146,7 +146,7 @@ class SAMCell(nn.Module):
         mem_loc = feats.new_zeros(B, S, grid_cells) if point else None
         head = feats.new_zeros(B, S)
         head[:, 0] = 1.0
-        s0 = self.drop(self.init_summary.expand(B, T, d))
+        s0 = self.drop(self.init_summary.expand(B, T, d)).unbind(1)
         summaries, evidence = [], []
         tr: dict[str, list[Tensor]] = {k: [] for k in ("visual_attention", "read_head", "gates",
                                                           "write_head", "write_weight")}
@@ -155,19 +155,19 @@ class SAMCell(nn.Module):
             mem_proj = self.memory_interaction.item_proj(mem)  # (B, S, d), frozen within the frame
             mem_bias = (torch.bmm(mem, r_mem.transpose(1, 2)) + b_mem.unsqueeze(1)).permute(2, 0, 1)
             mem_bias = mem_bias.unsqueeze(-1).contiguous().unbind(0)  # K × (B, S, 1)
-            s = s0[:, t]
+            s = s0[t]
             vas, rhs, gs, vos, ws, heads = [], [], [], [], [], []
             for k in range(K):
-                sp = torch.addmm(b_sp, s, w_sp)  # (B, 2d): projected summary for both units
-                va = torch.softmax(torch.baddbmm(vis_bias[t][k], x, (sp[:, :d] * v_vis_k[k]).unsqueeze(-1)), 1)
-                rh = torch.softmax(torch.baddbmm(mem_bias[k], mem_proj, (sp[:, d:] * v_mem_k[k]).unsqueeze(-1)), 1)
+                sp_v, sp_m = torch.addmm(b_sp, s, w_sp).split(d, dim=-1)  # projected summary for both units
+                va = torch.softmax(torch.baddbmm(vis_bias[t][k], x, (sp_v * v_vis_k[k]).unsqueeze(-1)), 1)
+                rh = torch.softmax(torch.baddbmm(mem_bias[k], mem_proj, (sp_m * v_mem_k[k]).unsqueeze(-1)), 1)
                 vo = torch.bmm(va.transpose(1, 2), x).squeeze(1)  # (B, d) visual object
                 mo = torch.bmm(rh.transpose(1, 2), mem).squeeze(1)  # (B, d) memory object
                 va, rh = va.squeeze(-1), rh.squeeze(-1)
                 sq = torch.stack([(va * va).sum(-1), (rh * rh).sum(-1)], dim=-1)  # (B, 2) peakedness
                 h = F.elu(torch.addmm(gate_pre[k], sq, w_sq))
                 g = torch.sigmoid(self.gates[4](F.elu(self.gates[2](h))))  # (B, 4)
-                im, mm, rep, add = g[:, 0:1], g[:, 1:2], g[:, 2:3], g[:, 3:4]
+                im, mm, rep, add = g.unsqueeze(-1).unbind(1)  # 4 × (B, 1)
                 rel = im * vo + mm * mo
                 s = torch.addmm(b_su, torch.cat([rel, s], dim=-1), w_su)
                 ws.append(rep * rh + add * head)

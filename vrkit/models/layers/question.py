@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def reverse_within(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse each sequence of ``x [B, L, ...]`` within its length (padding positions stay in place)."""
+    L = x.shape[1]
+    ar = torch.arange(L, device=x.device)[None, :]
+    idx = torch.where(ar < lengths[:, None], lengths[:, None] - 1 - ar, ar)  # (B, L)
+    return x.gather(1, idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand_as(x))
 
 
 class QuestionEncoder(nn.Module):
@@ -15,7 +22,9 @@ class QuestionEncoder(nn.Module):
                                   (zero-padding positions are not meaningful; use ``mask``),
         question [B, 2·hidden]    concatenation of the final forward and backward hidden states,
         mask     [B, L] bool      True on real tokens (position < question_len).
-    Sequences are packed by ``question_len`` so padding never enters the LSTM.
+    Each direction sees exactly the tokens before ``question_len`` — the result of packing the padded
+    sequences — but is computed as two unpacked runs (the backward one on each question reversed within
+    its length), which lets CPU use the fused oneDNN LSTM kernel: packed LSTMs run step by step there.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int = 64, hidden: int = 128, out_dim: int = 128) -> None:
@@ -32,11 +41,16 @@ class QuestionEncoder(nn.Module):
     def forward(self, question: Tensor, question_len: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         B, L = question.shape
         lengths = question_len.clamp(min=1, max=L)
+        lengths = lengths.to(question.device)
+        mask = torch.arange(L, device=question.device)[None, :] < lengths[:, None]  # (B, L)
         emb = self.embedding(question)  # (B, L, E)
-        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, (h_n, _) = self.lstm(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=L)  # (B, L, 2h)
+        w = self.lstm._flat_weights  # forward direction: w[:4], backward direction: w[4:]
+        h0 = emb.new_zeros(1, B, self.hidden)
+        fwd = torch.lstm(emb, (h0, h0), w[:4], True, 1, 0.0, self.training, False, True)[0]  # (B, L, h)
+        bwd = torch.lstm(reverse_within(emb, lengths), (h0, h0), w[4:], True, 1, 0.0, self.training, False,
+                         True)[0]
+        last = (lengths - 1).view(B, 1, 1).expand(B, 1, self.hidden)
+        q = torch.cat([fwd.gather(1, last), bwd.gather(1, last)], dim=-1).squeeze(1)  # (B, 2h): final states
+        out = torch.cat([fwd, reverse_within(bwd, lengths)], dim=-1) * mask.unsqueeze(-1)  # (B, L, 2h)
         words = self.word_proj(out)  # (B, L, out_dim)
-        q = torch.cat([h_n[0], h_n[1]], dim=-1)  # (B, 2h)
-        mask = torch.arange(L, device=question.device)[None, :] < lengths.to(question.device)[:, None]
         return words, q, mask

@@ -56,7 +56,7 @@ class GenerateConfig:
             raise ValueError("n_per_family must be >= 1")
         v = self.variant
         if v.frames < 1 or v.memory < 1 or v.distractors < 0:
-            raise ValueError(f"bad variant {v.frames}_{v.memory}_{v.distractors}: frames, memory >= 1, distractors >= 0")
+            raise ValueError(f"bad variant {v.suffix}: needs frames >= 1, memory >= 1, distractors >= 0")
         short = [f for f in self.families if f in FIXED_SCENE_FAMILIES]
         if short and v.frames < 4:
             raise ValueError(f"family {short[0]} needs at least 4 frames (got {v.frames})")
