@@ -55,7 +55,7 @@ def run_check(args: argparse.Namespace) -> int:
     checked = disagree = reported = 0
     for path in io.expand_paths(args.paths):
         lookback = _dir_lookback(path)
-        for lineno, example in _iter_numbered(path):
+        for lineno, example in io.iter_file_numbered(path):
             checked += 1
             problems = _problems(example, lookback, args.memory)
             if not problems:
@@ -67,13 +67,6 @@ def run_check(args: argparse.Namespace) -> int:
                     reported += 1
     print(f"checked {checked} examples, {disagree} disagree")
     return 0 if disagree == 0 else 1
-
-
-def _iter_numbered(path: Path):
-    """(line number, example) pairs; blank lines are skipped but counted."""
-    for lineno, raw in enumerate(io._open_lines(path), start=1):
-        if raw.strip():
-            yield lineno, io.parse_line(raw, path, lineno)
 
 
 def _non_negative(text: str) -> int:

@@ -130,12 +130,18 @@ def _open_lines(path: Path) -> Iterator[bytes]:
     yield from io.BytesIO(data)
 
 
-def iter_file(path: str | Path) -> Iterator[Example]:
-    """Yield the validated examples of one file (blank lines are skipped)."""
+def iter_file_numbered(path: str | Path) -> Iterator[tuple[int, Example]]:
+    """Yield ``(line number, validated example)`` for one file (blank lines are skipped)."""
     path = Path(path)
     for lineno, raw in enumerate(_open_lines(path), start=1):
         if raw.strip():
-            yield parse_line(raw, path, lineno)
+            yield lineno, parse_line(raw, path, lineno)
+
+
+def iter_file(path: str | Path) -> Iterator[Example]:
+    """Yield the validated examples of one file (blank lines are skipped)."""
+    for _, ex in iter_file_numbered(path):
+        yield ex
 
 
 def read_file(path: str | Path) -> list[Example]:
