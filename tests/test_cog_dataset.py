@@ -31,7 +31,7 @@ def test_train_layout_and_official_format(tmp_path):
     assert sorted(p.name for p in d.iterdir()) == ["cog_0.json.gz", "cog_1.json.gz", "cog_2.json.gz", "manifest.json"]
     total = 0
     for k in range(3):
-        raw = gzip.open(d / f"cog_{k}.json.gz").read()
+        raw = gzip.decompress((d / f"cog_{k}.json.gz").read_bytes())
         assert not raw.endswith(b"\n")  # last line without trailing newline
         lines = raw.split(b"\n")
         exs = [json.loads(x) for x in lines]
