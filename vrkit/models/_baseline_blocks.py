@@ -197,17 +197,3 @@ def masked_mean(x: Tensor, mask: Tensor, dim: int) -> Tensor:
     while m.dim() < x.dim():
         m = m.unsqueeze(-1)
     return (x * m).sum(dim) / m.sum(dim).clamp(min=1.0)
-
-
-def mlp(sizes: Sequence[int], act: type[nn.Module] = nn.ReLU, last_act: bool = False,
-        dropout_before_last: float = 0.0) -> nn.Sequential:
-    """Linear layers sizes[0] → … → sizes[-1], ``act`` between them (and after the last if ``last_act``)."""
-    layers: list[nn.Module] = []
-    n = len(sizes) - 1
-    for i in range(n):
-        if i == n - 1 and dropout_before_last > 0:
-            layers.append(nn.Dropout(dropout_before_last))
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < n - 1 or last_act:
-            layers.append(act())
-    return nn.Sequential(*layers)

@@ -156,6 +156,10 @@ class CogBaseline(ReasoningModel):
         self.vstm = _VSTM(c, c.controller_units + W, C, G)
         self.head = nn.Linear(c.controller_units, c.num_answers)
 
+    @classmethod
+    def small_config(cls) -> dict[str, Any]:
+        return {**super().small_config(), "time_repeat": 2}
+
     # ------------------------------------------------------------------ perception: a grid map per frame
     def frame_maps(self, batch: dict[str, Tensor]) -> Tensor:
         """-> [B, T, G, C] feature vectors on the grid×grid lattice."""

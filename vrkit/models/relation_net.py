@@ -5,7 +5,7 @@ Reads top to bottom. Facts of the paper (CLEVR from pixels), restated:
 * CNN: 4 conv layers of 24 kernels 3×3, stride 2, batch norm, ReLU (128×128 → 8×8; 112×112 → 7×7). Each cell
   is an object, tagged with its normalised (x, y) coordinates (24 + 2 features).
   State-description variant: the given object vectors are the objects (masked objects form no pair).
-* question: LSTM with 128 units over word embeddings (32, the re-implementation's size); the final state.
+* question: LSTM with 128 units over word embeddings (size 32: *a choice*, not given); the final state.
   ``reverse_question`` feeds the words in reverse order (+13 points in the re-implementation; off by default).
 * g: a 4-layer MLP of 256 ReLU units over every ordered pair (o_i, o_j) (i = j included) with the question;
   the outputs are summed over pairs; f: 256 → 256 → answers, ReLU, dropout 0.5 before the answer layer.
@@ -124,10 +124,12 @@ class GNet(nn.Module):
         pool2s = "avg" if self.mode == "avg" else "sum"
         D = self.obj_dim
         w0 = self.layers[0].weight
-        if self.k == 0:
-            pairs_in = torch.cat([objects.unsqueeze(2).expand(-1, -1, objects.shape[1], -1),
-                                  objects.unsqueeze(1).expand(-1, objects.shape[1], -1, -1)], dim=-1)
-            extras["2s"] = self._pool(pairs_in, pmask, pool2s)[0]
+        if self.k == 0:  # pooled [o_i, o_j] over valid pairs, in closed form: n·Σo (sum) or mean o (avg), twice
+            m = mask.to(objects.dtype).unsqueeze(-1)
+            n = m.sum(1).clamp(min=1.0)  # (M, 1)
+            s = (objects * m).sum(1)  # (M, D)
+            pooled = n * s if pool2s == "sum" else s / n
+            extras["2s"] = torch.cat([pooled, pooled], dim=-1)
         # layer 0 without materialising [o_i, o_j, q]: (M, N, 1, W) + (M, 1, N, W) (+ (M, 1, 1, W))
         x = (objects @ w0[:, :D].T).unsqueeze(2) + (objects @ w0[:, D:2 * D].T).unsqueeze(1)
         x = x + self.layers[0].bias
