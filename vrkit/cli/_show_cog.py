@@ -1,0 +1,43 @@
+"""`vrkit show cog FILE --index I --out X.png [--size 112]`: one COG example as a PNG strip."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+from vrkit.errors import InputError
+from vrkit.worlds.cog.io import iter_file
+from vrkit.worlds.cog.render import DEFAULT_SIZE
+
+
+def register(show_sub: argparse._SubParsersAction) -> None:
+    p = show_sub.add_parser(
+        "cog",
+        help="a COG example: frames, question, per-frame answers",
+        description="Draw one example of a COG file as a PNG: its frames side by side, the family and question "
+        "above, each frame's answer below (points are marked on the frame).",
+    )
+    p.add_argument("file", type=Path, help="COG file (.json.gz, .json or .jsonl)")
+    p.add_argument("--index", type=int, default=0, metavar="I", help="0-based example index in FILE (default 0)")
+    p.add_argument("--out", type=Path, required=True, metavar="X.png", help="output PNG")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"render size in pixels (default {DEFAULT_SIZE})")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.index < 0:
+        raise InputError(f"--index must be >= 0, got {args.index}")
+    from vrkit.worlds.cog._render_shapes import check_size
+
+    check_size(args.size)
+    found = list(itertools.islice(iter_file(args.file), args.index, args.index + 1))
+    if not found:
+        n = sum(1 for _ in iter_file(args.file))
+        raise InputError(f"--index {args.index} out of range: the file holds {n} examples", args.file)
+    from vrkit.viz.cog_show import save_cog_strip  # matplotlib is imported only when needed
+
+    ex = found[0]
+    save_cog_strip(ex, args.out, args.size)
+    print(f"wrote {args.out}: {ex['family']} example {args.index} of {args.file} ({ex['epochs']} frames)")
+    return 0

@@ -1,0 +1,1 @@
+"""Visualisation helpers (PNG/GIF of samples with questions and answers)."""
