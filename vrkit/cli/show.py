@@ -13,6 +13,7 @@ import importlib
 # CLEVR: add ("_show_clevr", "register_clevr") once that module is ready.
 _SHOW_COMMANDS: tuple[tuple[str, str], ...] = (
     ("_show_cog", "register"),
+    ("_show_clevr", "register_clevr"),
 )
 
 
