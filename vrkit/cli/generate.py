@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vrkit.cli import _generate_clevr
 from vrkit.errors import InputError
 
 
@@ -54,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", required=True)
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(handler=_generate_cog)
+    _generate_clevr.register_clevr(gsub)
 
 
 def _generate_cog(args: argparse.Namespace) -> int:
