@@ -28,6 +28,7 @@ from vrkit.models.layers.attention import NEG_INF, Attention, Interaction
 
 TEMPORAL_CLASSES = ("now", "last", "latest", "none")
 GATES = ("image_match", "memory_match", "do_replace", "do_add_new")
+SMALL_SET = 32  # item-set size up to which attention uses broadcast products instead of bmm
 
 
 class Controller(nn.Module):
@@ -58,16 +59,15 @@ class Controller(nn.Module):
         pre = (torch.matmul(q_k, w_merge[:, :d].t()) + self.merge.bias).unbind(1)  # K × (B, d)
         w_prev = w_merge[:, d:].t()
         w_score = self.word_attention.score.weight[0]  # (d,)
-        bias = torch.zeros_like(word_mask, dtype=words.dtype).masked_fill(~word_mask, NEG_INF).unsqueeze(-1)
+        bias = torch.zeros_like(word_mask, dtype=words.dtype).masked_fill(~word_mask, NEG_INF)  # (B, L)
         c = self.drop(self.init_control.expand(B, d))
         controls, attns = [], []
         for k in range(self.steps):
             cq = torch.addmm(pre[k], c, w_prev)  # (B, d)
-            scores = torch.baddbmm(bias, words, (cq * w_score).unsqueeze(-1))  # (B, L, 1)
-            a = torch.softmax(scores, dim=1)
-            c = torch.bmm(a.transpose(1, 2), words).squeeze(1)  # (B, d)
+            a = torch.softmax(_scores(words, cq * w_score) + bias, dim=-1)  # (B, L)
+            c = _read(words, a)  # (B, d)
             controls.append(c)
-            attns.append(a.squeeze(-1))
+            attns.append(a)
         control = torch.stack(controls, 1)  # (B, K, d)
         temporal = torch.softmax(self.temporal(control), dim=-1)
         return control, torch.stack(attns, 1), temporal
@@ -91,6 +91,53 @@ def _apply_writes(mem: Tensor, weights: Tensor, values: Tensor) -> Tensor:
     return mem * incl[:, 0].unsqueeze(-1) + torch.bmm(coef.transpose(1, 2), values)
 
 
+def _scores(items: Tensor, query: Tensor) -> Tensor:
+    """items [B, N, d] · query [B, d] → [B, N]. Few items: broadcast product (batched tiny matrix-vector
+    products are slow on CPU); many: bmm."""
+    if items.shape[1] <= SMALL_SET:
+        return (items * query.unsqueeze(1)).sum(-1)
+    return torch.bmm(items, query.unsqueeze(-1)).squeeze(-1)
+
+
+def _read(items: Tensor, weights: Tensor) -> Tensor:
+    """Weighted sum of items [B, N, d] by weights [B, N] → [B, d]."""
+    if items.shape[1] <= SMALL_SET:
+        return (items * weights.unsqueeze(-1)).sum(1)
+    return torch.bmm(weights.unsqueeze(1), items).squeeze(1)
+
+
+def reason_step(s: Tensor, x: Tensor, vis_bias: Tensor, mem: Tensor, mem_proj: Tensor, mem_bias: Tensor,
+                v_vis: Tensor, v_mem: Tensor, gate_pre: Tensor, head: Tensor, w_sp: Tensor, b_sp: Tensor,
+                w_sq: Tensor, w_g2: Tensor, b_g2: Tensor, w_g3: Tensor, b_g3: Tensor, w_su: Tensor,
+                b_su: Tensor) -> tuple[Tensor, ...]:
+    """One reasoning step (fused form; weights pre-transposed).
+
+    s [B, d] summary, x [B, N, d] frame features, vis_bias [B, N], mem / mem_proj [B, S, d],
+    mem_bias [B, S], v_vis / v_mem [B, d], gate_pre [B, 12], head [B, S] write head →
+    (new summary [B, d], visual attention [B, N], read head [B, S], visual object [B, d],
+     gates [B, 4], write weight [B, S], next write head [B, S]).
+    """
+    d = s.shape[-1]
+    sp_v, sp_m = torch.addmm(b_sp, s, w_sp).split(d, dim=-1)  # projected summary for both units
+    va = torch.softmax(_scores(x, sp_v * v_vis) + vis_bias, dim=-1)  # (B, N) visual attention
+    rh = torch.softmax(_scores(mem_proj, sp_m * v_mem) + mem_bias, dim=-1)  # (B, S) read head
+    vo = _read(x, va)  # (B, d) visual object
+    mo = _read(mem, rh)  # (B, d) memory object
+    sq = torch.stack([torch.linalg.vecdot(va, va), torch.linalg.vecdot(rh, rh)], dim=-1)  # (B, 2) peakedness
+    h = F.elu(torch.addmm(gate_pre, sq, w_sq))
+    h = F.elu(torch.addmm(b_g2, h, w_g2))
+    g = torch.sigmoid(torch.addmm(b_g3, h, w_g3))  # (B, 4)
+    im, mm, rep, add = g.unsqueeze(-1).unbind(1)  # 4 × (B, 1)
+    rel = torch.addcmul(im * vo, mm, mo)  # relevant object
+    s = torch.addmm(torch.addmm(b_su, s, w_su[d:]), rel, w_su[:d])  # linear of [relevant, old summary]
+    w = torch.addcmul(rep * rh, add, head)  # write weight
+    head = torch.lerp(head, torch.roll(head, 1, dims=-1), add)  # soft shift right on "add new"
+    return s, va, rh, vo, g, w, head
+
+
+_COMPILED_STEP = None
+
+
 class SAMCell(nn.Module):
     """Visual retrieval, memory retrieval, reasoning gates, summary and memory updates over T frames.
 
@@ -100,8 +147,9 @@ class SAMCell(nn.Module):
     ``grid_cells = 0``: no pointing evidence).
     """
 
-    def __init__(self, dim: int, steps: int, slots: int, dropout: float) -> None:
+    def __init__(self, dim: int, steps: int, slots: int, dropout: float, compile_step: bool = False) -> None:
         super().__init__()
+        self.compile_step = compile_step
         self.visual_interaction = Interaction(dim, project_items=False)  # features arrive projected
         self.visual_attention = Attention(dim)
         self.memory_interaction = Interaction(dim, project_items=True)
@@ -112,6 +160,13 @@ class SAMCell(nn.Module):
         self.init_summary = nn.Parameter(torch.randn(dim) * 0.1)
         self.drop = nn.Dropout(dropout)
         self.dim, self.steps, self.slots = dim, steps, slots
+
+    @staticmethod
+    def _compiled_step():
+        global _COMPILED_STEP
+        if _COMPILED_STEP is None:
+            _COMPILED_STEP = torch.compile(reason_step, dynamic=False, fullgraph=True)
+        return _COMPILED_STEP
 
     @staticmethod
     def _score_terms(control: Tensor, inter: Interaction, attn: Attention) -> tuple[Tensor, Tensor, Tensor]:
@@ -126,19 +181,22 @@ class SAMCell(nn.Module):
         K, S = self.steps, self.slots
         v_vis, r_vis, b_vis = self._score_terms(control, self.visual_interaction, self.visual_attention)
         v_mem, r_mem, b_mem = self._score_terms(control, self.memory_interaction, self.memory_attention)
-        # step-independent visual scores for every frame: (T, K, B, N, 1)
+        # step-independent visual scores for every frame and step: (T, K, B, N)
         vis_bias = torch.einsum("btnd,bkd->tkbn", feats, r_vis) + b_vis.t()[None, :, :, None]
         if mask is not None:
             vis_bias = vis_bias + torch.zeros(mask.shape, dtype=feats.dtype, device=feats.device).masked_fill(
                 ~mask, NEG_INF).permute(1, 0, 2).unsqueeze(1)
-        vis_bias = vis_bias.unsqueeze(-1).unbind(0)
+        vis_bias = [vb.unbind(0) for vb in vis_bias.unbind(0)]  # T × K × (B, N)
         frames = feats.transpose(0, 1).contiguous().unbind(0)  # T × (B, N, d)
         w_sp = torch.cat([self.visual_interaction.object_proj.weight, self.memory_interaction.object_proj.weight]).t()
         b_sp = torch.cat([self.visual_interaction.object_proj.bias, self.memory_interaction.object_proj.bias])
         g_in = self.gates[0]
         gate_pre = (temporal @ g_in.weight[:, :4].t() + g_in.bias).unbind(1)  # K × (B, 12)
-        w_sq = g_in.weight[:, 4:].t().contiguous()  # (2, 12)
-        w_su, b_su = self.summary_update.weight.t(), self.summary_update.bias
+        w_sq = g_in.weight[:, 4:].t()  # (2, 12)
+        g2, g3 = self.gates[2], self.gates[4]
+        weights = (w_sp, b_sp, w_sq, g2.weight.t(), g2.bias, g3.weight.t(), g3.bias,
+                   self.summary_update.weight.t(), self.summary_update.bias)
+        step = self._compiled_step() if self.compile_step else reason_step
         v_vis_k, v_mem_k = v_vis.unbind(1), v_mem.unbind(1)
         point = grid_cells > 0
 
@@ -154,29 +212,17 @@ class SAMCell(nn.Module):
             x = frames[t]
             mem_proj = self.memory_interaction.item_proj(mem)  # (B, S, d), frozen within the frame
             mem_bias = (torch.bmm(mem, r_mem.transpose(1, 2)) + b_mem.unsqueeze(1)).permute(2, 0, 1)
-            mem_bias = mem_bias.unsqueeze(-1).contiguous().unbind(0)  # K × (B, S, 1)
+            mem_bias = mem_bias.contiguous().unbind(0)  # K × (B, S)
             s = s0[t]
             vas, rhs, gs, vos, ws, heads = [], [], [], [], [], []
             for k in range(K):
-                sp_v, sp_m = torch.addmm(b_sp, s, w_sp).split(d, dim=-1)  # projected summary for both units
-                va = torch.softmax(torch.baddbmm(vis_bias[t][k], x, (sp_v * v_vis_k[k]).unsqueeze(-1)), 1)
-                rh = torch.softmax(torch.baddbmm(mem_bias[k], mem_proj, (sp_m * v_mem_k[k]).unsqueeze(-1)), 1)
-                vo = torch.bmm(va.transpose(1, 2), x).squeeze(1)  # (B, d) visual object
-                mo = torch.bmm(rh.transpose(1, 2), mem).squeeze(1)  # (B, d) memory object
-                va, rh = va.squeeze(-1), rh.squeeze(-1)
-                sq = torch.stack([(va * va).sum(-1), (rh * rh).sum(-1)], dim=-1)  # (B, 2) peakedness
-                h = F.elu(torch.addmm(gate_pre[k], sq, w_sq))
-                g = torch.sigmoid(self.gates[4](F.elu(self.gates[2](h))))  # (B, 4)
-                im, mm, rep, add = g.unsqueeze(-1).unbind(1)  # 4 × (B, 1)
-                rel = im * vo + mm * mo
-                s = torch.addmm(b_su, torch.cat([rel, s], dim=-1), w_su)
-                ws.append(rep * rh + add * head)
+                s, va, rh, vo, g, w, new_head = step(
+                    s, x, vis_bias[t][k], mem, mem_proj, mem_bias[k], v_vis_k[k], v_mem_k[k], gate_pre[k],
+                    head, *weights)
                 heads.append(head)
-                head = head + add * (torch.roll(head, 1, dims=-1) - head)  # soft shift right on "add new"
-                vas.append(va)
-                rhs.append(rh)
-                gs.append(g)
-                vos.append(vo)
+                head = new_head
+                for seq, val in ((vas, va), (rhs, rh), (gs, g), (vos, vo), (ws, w)):
+                    seq.append(val)
             summaries.append(s)
             W, VO, G = torch.stack(ws, 1), torch.stack(vos, 1), torch.stack(gs, 1)  # (B, K, ·)
             if point:

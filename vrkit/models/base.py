@@ -32,6 +32,15 @@ class IOConfig:
     grid: int = 7
 
 
+# Size fields (by the names the models use) and a tiny value for each: see ReasoningModel.small_config.
+SMALL_SIZES: dict[str, Any] = {
+    "dim": 32, "d": 32, "steps": 2, "slots": 4, "embed_dim": 16, "embedding_size": 16,
+    "question_hidden": 32, "question_units": 32, "cnn_channels": (8, 8, 8, 16), "proj_dim": 32,
+    "fc_dim": 64, "temporal_units": 32, "controller_units": 64, "attention_query": 32, "vis_units": 32,
+    "g_width": 32, "f_width": 32, "g_layers": 2,
+}
+
+
 class ReasoningModel(nn.Module):
     """Base class: a registry name, a dataclass ``Config`` and the shared interface."""
 
@@ -45,6 +54,13 @@ class ReasoningModel(nn.Module):
         if unknown:
             raise TypeError(f"{cls.model_name or cls.__name__}: unknown config field(s) {', '.join(unknown)}")
         return cls(cls.Config(**config))
+
+    @classmethod
+    def small_config(cls) -> dict[str, Any]:
+        """Overrides giving a tiny but complete instance (tests, smoke runs): every size field of
+        ``Config`` listed in ``SMALL_SIZES`` is shrunk. A model may override this."""
+        known = {f.name for f in fields(cls.Config)}
+        return {k: v for k, v in SMALL_SIZES.items() if k in known}
 
     def forward(self, batch: dict[str, Tensor], trace: bool = False) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError

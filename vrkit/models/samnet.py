@@ -12,8 +12,9 @@ Perception
     pixels: frames [B, T, 3, H, W] → COG CNN (all B·T frames in one call; bf16 autocast and channels-last
             friendly) → (H/16)·(W/16) vectors of 128 → shared linear → d.
     state:  objects [B, T, N, F] + object_mask → linear F → d → the same shared linear d → d.
-Everything after the CNN runs in fp32 on CPU (autocast is disabled there): the reasoning core is made of
-small ops for which bf16 only adds casts.
+Under CPU autocast (bf16) the CNN and the question LSTM run in bf16 (oneDNN kernels: ~1.7× for the LSTM);
+everything else runs in fp32 (autocast is disabled there): the reasoning core is made of small ops for which
+bf16 only adds casts, and its recurrences keep full precision.
 
 Pointing head (our design; the reference returned zero pointing logits)
     Every attended item has a distribution over the grid × grid lattice ("location"): for pixels the
@@ -24,10 +25,28 @@ Pointing head (our design; the reference returned zero pointing logits)
     so a step's location evidence is  image_match·(visual attention → grid) + memory_match·(read head →
     slot locations)  — objects remembered from earlier frames can be pointed at. The head
     (layers.PointingHead) mixes the K steps' evidence with learned weights and returns
-    α·log(evidence + ε) + Linear(final summary), i.e. at initialisation exactly the attended location.
+    α·log(evidence + ε) + Linear(final summary), i.e. at initialisation (α = 1, zero linear) softmax of the
+    logits is the attended location up to ε.
     Train with the COG soft cross-entropy (layers.point_target); read out with layers.point_readout.
     Cost: d·G + G + K + 1 parameters (6,330 at d = 128, G = 49, K = 8); ``pointing=False`` drops it and
     returns no ``point_logits``.
+
+Units (``units()``, input to output) and parameters in the reference COG pixel configuration
+    question_encoder 236,608 · image_encoder 146,008 (CNN 130,496 + feature projection 16,512) ·
+    controller 313,348 (reference 313,220 + learned initial control state 128) · reasoning_cell 148,900
+    (reference SAM cell 148,772 + learned initial summary 128) · output_unit 169,015 · pointing_head 6,330.
+    Total 1,021,209 = 1,014,879 (reference, exactly) + 6,330. State path: ``state_encoder`` (linear F → d and
+    the feature projection) replaces ``image_encoder``.
+
+Trace (``forward(batch, trace=True)["trace"]``), per frame t and step k, shapes [B, T, K, ·]:
+    visual_attention (N items), word_attention (L words), temporal (now, last, latest, none), gates
+    (image_match, memory_match, do_replace, do_add_new), read_head (S slots), write_head (S, the head
+    position used by step k), write_weight (S, what step k writes), point_evidence (G; with pointing).
+
+Speed: the cell is evaluated in an algebraically fused form (see ``_samnet_cell``), the question BiLSTM as
+two unpacked runs (same result as packing), the CNN on all B·T frames at once. ``compile_step=True``
+torch.compiles the reasoning step (minutes of compilation on a 2-core CPU; modest gain). Training code should
+call ``vrkit.models.perf.cpu_speedups()`` once (flush denormals, keep freed memory in the heap).
 """
 
 from __future__ import annotations
@@ -58,6 +77,7 @@ class SAMNetConfig(IOConfig):
     cnn_channels: tuple[int, ...] = (32, 64, 64, 128)
     channels_last: bool = True  # CNN memory format (faster on CPU with bf16 autocast)
     xy_offset: int = -2  # state path: objects[..., xy_offset : xy_offset + 2] = (x, y) for pointing
+    compile_step: bool = False  # torch.compile the reasoning step (fuses its small ops; first call compiles)
 
 
 class _ImageEncoder(nn.Module):
@@ -106,7 +126,7 @@ class SAMNet(ReasoningModel):
         else:
             self.state_encoder = _StateEncoder(cfg)
         self.controller = Controller(d, qdim, cfg.steps, cfg.dropout)
-        self.reasoning_cell = SAMCell(d, cfg.steps, cfg.slots, cfg.dropout)
+        self.reasoning_cell = SAMCell(d, cfg.steps, cfg.slots, cfg.dropout, cfg.compile_step)
         hidden = qdim + d
         self.output_unit = nn.Sequential(nn.Linear(hidden, hidden), nn.ELU(), nn.Linear(hidden, cfg.num_answers))
         self.pointing_head = PointingHead(d, cfg.steps, cfg.grid) if cfg.pointing else None
@@ -137,14 +157,15 @@ class SAMNet(ReasoningModel):
             h, w = self.image_encoder.cnn.feature_hw(frames.shape[-2], frames.shape[-1])
             if G and not (h == w == cfg.grid):
                 kernel = feature_map_kernel(h, w, cfg.grid).to(feats.device)
+        words, q, word_mask = self.question_encoder(batch["question"], batch["question_len"])  # ambient autocast
         with torch.autocast("cpu", enabled=False):
+            words, q = words.float(), q.float()
             if cfg.path == "state":
                 objects = batch["objects"]
                 feats, mask = self.state_encoder(objects, batch.get("object_mask"))
                 if G:
                     xy = objects[..., cfg.xy_offset: cfg.xy_offset + 2 or None].float()
                     kernel = location_kernel(xy, cfg.grid)  # (B, T, N, G)
-            words, q, word_mask = self.question_encoder(batch["question"], batch["question_len"])
             control, word_attn, temporal = self.controller(q, words, word_mask)
             cell = self.reasoning_cell(feats, mask, control, temporal, kernel, G, trace)
             T = feats.shape[1]

@@ -44,7 +44,10 @@ class QuestionEncoder(nn.Module):
         lengths = lengths.to(question.device)
         mask = torch.arange(L, device=question.device)[None, :] < lengths[:, None]  # (B, L)
         emb = self.embedding(question)  # (B, L, E)
-        w = self.lstm._flat_weights  # forward direction: w[:4], backward direction: w[4:]
+        lstm = self.lstm
+        w = [getattr(lstm, f"{n}_l0{sfx}") for sfx in ("", "_reverse")
+             for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]  # forward: w[:4], backward: w[4:]
+        # torch.lstm is the functional kernel behind nn.LSTM (oneDNN on CPU, cuDNN on GPU)
         h0 = emb.new_zeros(1, B, self.hidden)
         fwd = torch.lstm(emb, (h0, h0), w[:4], True, 1, 0.0, self.training, False, True)[0]  # (B, L, h)
         bwd = torch.lstm(reverse_within(emb, lengths), (h0, h0), w[4:], True, 1, 0.0, self.training, False,

@@ -1,0 +1,137 @@
+"""Time one training step (forward + backward + Adam) of a registered model on random COG-shaped inputs.
+
+    .venv/bin/python bench/train_step.py --model samnet --variant canonical --path pixels --precision bf16
+
+Inputs follow the batch contract: question [B, 25] (lengths 5–25), frames [B, T, 3, 112, 112] or objects
+[B, T, N, 55] (colour one-hot, shape one-hot, x, y) with a mask; T = 4 (canonical) or 8 (hard); N = 6
+(canonical) or 16 (hard) object slots. Loss = answer cross-entropy + COG pointing soft cross-entropy;
+Adam lr 2e-4, weight decay 2e-5, gradient clipping by value at 10 (the reference COG recipe).
+bf16 = CPU autocast around the forward (the model keeps its reasoning core in fp32) + channels-last CNN.
+Writes bench/results/train_step_<model>_<variant>_<path>_<precision>[_b<batch> if not 48].json; the last line
+printed is JSON. Applies vrkit.models.perf.cpu_speedups() (flush denormals, keep freed memory in the heap).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vrkit.models.layers import point_target  # noqa: E402
+from vrkit.models.perf import cpu_speedups  # noqa: E402
+from vrkit.models.registry import build_model  # noqa: E402
+from vrkit.utils.atomic import atomic_write_text  # noqa: E402
+
+FRAMES = {"canonical": 4, "hard": 8}
+OBJECTS = {"canonical": 6, "hard": 16}
+
+
+def make_batch(batch: int, variant: str, path: str, image: int = 112, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    B, T, L = batch, FRAMES[variant], 25
+    lens = torch.randint(5, L + 1, (B,), generator=g)
+    q = torch.randint(1, 79, (B, L), generator=g) * (torch.arange(L)[None] < lens[:, None])
+    answer = torch.randint(0, 55, (B, T), generator=g)
+    point_mask = torch.rand(B, T, generator=g) < 0.3
+    out = {"question": q, "question_len": lens, "answer": answer.masked_fill(point_mask, -100),
+           "point": torch.rand(B, T, 2, generator=g), "point_mask": point_mask,
+           "family": torch.randint(0, 44, (B,), generator=g)}
+    if path == "pixels":
+        out["frames"] = torch.rand(B, T, 3, image, image, generator=g)
+    else:
+        N = OBJECTS[variant]
+        col = F.one_hot(torch.randint(0, 21, (B, T, N), generator=g), 21)
+        shp = F.one_hot(torch.randint(0, 32, (B, T, N), generator=g), 32)
+        xy = torch.rand(B, T, N, 2, generator=g)
+        out["objects"] = torch.cat([col.float(), shp.float(), xy], -1)
+        out["object_mask"] = torch.rand(B, T, N, generator=g) < 0.7
+    return out
+
+
+def loss_fn(out: dict, batch: dict, grid: int = 7) -> torch.Tensor:
+    logits = out["logits"].float()
+    loss = F.cross_entropy(logits.flatten(0, 1), batch["answer"].flatten(), ignore_index=-100)
+    if "point_logits" in out:
+        logp = torch.log_softmax(out["point_logits"].float(), -1)
+        ce = -(point_target(batch["point"], grid) * logp).sum(-1)  # (B, T)
+        loss = loss + (ce * batch["point_mask"]).sum() / ce.numel()
+    return loss
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="samnet")
+    ap.add_argument("--variant", choices=sorted(FRAMES), default="canonical")
+    ap.add_argument("--path", choices=("pixels", "state"), default="pixels")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    ap.add_argument("--batch", type=int, default=48)
+    ap.add_argument("--steps", type=int, default=5, help="timed steps (after 2 warm-up steps)")
+    ap.add_argument("--compile-step", action="store_true", help="samnet: torch.compile the reasoning step")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    ap.add_argument("--no-heap", action="store_true", help="leave glibc's allocator at its defaults")
+    args = ap.parse_args(argv)
+    switches = cpu_speedups(heap=not args.no_heap)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    extra = {"compile_step": True} if args.compile_step else {}
+    model = build_model(args.model, path=args.path, **extra)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-4, weight_decay=2e-5)
+    batch = make_batch(args.batch, args.variant, args.path)
+    use_bf16 = args.precision == "bf16"
+    load_before = round(os.getloadavg()[0], 2)  # the machine is shared: record how busy it was
+
+    def step() -> float:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+            out = model(batch)
+        loss = loss_fn(out, batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(model.parameters(), 10.0)
+        opt.step()
+        return float(loss.detach())
+
+    t0 = time.perf_counter()
+    for _ in range(2):
+        step()
+    warmup = time.perf_counter() - t0
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        loss = step()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    result = {
+        "model": args.model, "variant": args.variant, "path": args.path, "precision": args.precision,
+        "batch": args.batch, "frames": FRAMES[args.variant], "steps": args.steps,
+        "params": sum(p.numel() for p in model.parameters()),
+        "compile_step": args.compile_step, "warmup_s": round(warmup, 2),
+        "step_s_median": round(med, 5), "step_s_min": round(min(times), 5),
+        "samples_per_s": round(args.batch / med, 2), "samples_per_s_best": round(args.batch / min(times), 2),
+        "last_loss": round(loss, 4), "threads": torch.get_num_threads(), **switches, "torch": torch.__version__,
+        "machine": platform.machine(), "loadavg_1m_before": load_before,
+        "loadavg_1m_after": round(os.getloadavg()[0], 2),
+    }
+    out_dir = REPO / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    suffix = "" if args.batch == 48 else f"_b{args.batch}"
+    name = f"train_step_{args.model}_{args.variant}_{args.path}_{args.precision}{suffix}.json"
+    atomic_write_text(out_dir / name, json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

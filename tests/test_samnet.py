@@ -1,0 +1,162 @@
+"""SAMNet specifics: reference parameter counts, fused cell = plain step-by-step evaluation, trace, pointing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from _samnet_plain import plain_forward
+from test_models import make_batch
+
+from vrkit.models import build_model
+from vrkit.models.layers import (
+    CogCNN,
+    QuestionEncoder,
+    feature_map_kernel,
+    grid_points,
+    location_kernel,
+    point_readout,
+    point_target,
+)
+from vrkit.models.presets import PRESETS
+
+REFERENCE_TOTAL = 1_014_879
+# samnet.md breakdown; our units hold the learned initial control state (controller) and initial
+# summary (reasoning cell), 128 each, and the image encoder holds the CNN plus the feature projection.
+REFERENCE_UNITS = {"question_encoder": 236_608, "image_encoder": 130_496 + 16_512, "controller": 313_220 + 128,
+                   "reasoning_cell": 148_772 + 128, "output_unit": 169_015}
+TINY = {"dim": 16, "steps": 3, "slots": 4, "embed_dim": 8, "question_hidden": 8, "cnn_channels": (4, 4, 4, 8)}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_parameter_count_matches_the_reference_cog_configuration() -> None:
+    with torch.device("meta"):
+        model = build_model("samnet", **PRESETS["cog_pixels"])
+    units = {k: count(m) for k, m in model.units().items()}
+    head = units.pop("pointing_head")
+    assert units == REFERENCE_UNITS
+    total = count(model)
+    assert abs((total - head) - REFERENCE_TOTAL) <= 0.02 * REFERENCE_TOTAL
+    assert head == 128 * 49 + 49 + 8 + 1 and total == sum(units.values()) + head
+    with torch.device("meta"):
+        no_point = build_model("samnet", **{**PRESETS["cog_pixels"], "pointing": False})
+    assert count(no_point) == total - head
+
+
+@pytest.mark.parametrize("path,image", [("pixels", 32), ("pixels", 112), ("state", 32)])
+def test_fused_cell_equals_plain_step_by_step_evaluation(path: str, image: int) -> None:
+    torch.manual_seed(0)
+    model = build_model("samnet", path=path, image_size=image, **TINY).eval()
+    batch = make_batch(3, 3, path)
+    if path == "pixels" and image != 32:
+        batch["frames"] = torch.rand(3, 3, 3, image, image)
+    with torch.no_grad():
+        fused, plain = model(batch), plain_forward(model, batch)
+    for key in ("logits", "point_logits"):
+        torch.testing.assert_close(fused[key], plain[key], rtol=1e-4, atol=1e-5)
+
+
+def test_trace_has_every_step_of_every_frame() -> None:
+    torch.manual_seed(0)
+    B, T, N, L = 2, 3, 5, 10
+    model = build_model("samnet", path="state", **TINY).eval()
+    batch = make_batch(B, T, "state", N=N, L=L)
+    with torch.no_grad():
+        tr = model(batch, trace=True)["trace"]
+    K, S = TINY["steps"], TINY["slots"]
+    shapes = {"visual_attention": (B, T, K, N), "word_attention": (B, T, K, L), "temporal": (B, T, K, 4),
+              "gates": (B, T, K, 4), "read_head": (B, T, K, S), "write_head": (B, T, K, S),
+              "write_weight": (B, T, K, S), "point_evidence": (B, T, K, 49)}
+    assert {k: tuple(v.shape) for k, v in tr.items()} == shapes
+    for key in ("visual_attention", "word_attention", "temporal", "read_head", "write_head"):
+        torch.testing.assert_close(tr[key].sum(-1), torch.ones(tr[key].shape[:-1]))
+    assert ((tr["gates"] > 0) & (tr["gates"] < 1)).all()
+    # absent objects and padding words get no attention
+    assert (tr["visual_attention"][~batch["object_mask"].unsqueeze(2).expand(-1, -1, K, -1)] == 0).all()
+    pad = (torch.arange(L)[None] >= batch["question_len"][:, None])[:, None, None].expand(-1, T, K, -1)
+    assert (tr["word_attention"][pad] == 0).all()
+    # the write head starts on slot 0
+    assert torch.equal(tr["write_head"][:, 0, 0], torch.eye(S)[0].expand(B, S))
+    assert "trace" not in model(batch)
+
+
+def test_untrained_pointing_head_points_at_the_only_object() -> None:
+    torch.manual_seed(0)
+    batch = make_batch(4, 1, "state", N=3)
+    batch["object_mask"][:] = False
+    batch["object_mask"][..., 1] = True
+    model = build_model("samnet", path="state", **TINY).eval()
+    with torch.no_grad():
+        pred = point_readout(model(batch)["point_logits"], 7)  # (B, 1, 2)
+    target = batch["objects"][:, :, 1, -2:]
+    assert ((pred - target).norm(dim=-1) < 0.15).all()
+
+
+def test_pointing_helpers_follow_the_cog_convention() -> None:
+    pts = grid_points(7)
+    assert pts.shape == (49, 2) and torch.equal(pts[8], torch.tensor([1 / 6, 1 / 6]))  # row 1, col 1
+    target = point_target(torch.tensor([[0.5, 1 / 6]]), 7)
+    assert target.argmax().item() == 1 * 7 + 3
+    assert (point_readout(torch.log(target), 7) - torch.tensor([0.5, 1 / 6])).norm() < 0.05
+    torch.testing.assert_close(location_kernel(torch.rand(5, 2), 7).sum(-1), torch.ones(5))
+    assert torch.equal(feature_map_kernel(7, 7, 7), torch.eye(49))
+    k = feature_map_kernel(2, 2, 7)  # 32 px: cells centred at 1/4, 3/4
+    assert k.shape == (4, 49) and k[0].argmax().item() in (1 * 7 + 1, 1 * 7 + 2, 2 * 7 + 1, 2 * 7 + 2)
+
+
+@pytest.mark.parametrize("size,hw", [(112, (7, 7)), (32, (2, 2)), (128, (8, 8))])
+def test_cog_cnn_geometry(size: int, hw: tuple[int, int]) -> None:
+    cnn = CogCNN()
+    assert count(cnn) == 130_496 and cnn.feature_hw(size) == hw
+    assert not cnn.net[-1].affine and not isinstance(cnn.net[-1], torch.nn.ReLU)
+    with torch.no_grad():
+        assert cnn(torch.rand(2, 3, size, size)).shape == (2, hw[0] * hw[1], 128)
+
+
+def test_question_encoder_equals_packed_bilstm() -> None:
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    enc = QuestionEncoder(79, 16, 12, 8)
+    lens = torch.tensor([9, 1, 4, 7])
+    q = torch.randint(1, 79, (4, 9)) * (torch.arange(9)[None] < lens[:, None])
+    words, qv, mask = enc(q, lens)
+    out, (h, _) = enc.lstm(pack_padded_sequence(enc.embedding(q), lens, batch_first=True, enforce_sorted=False))
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=9)
+    torch.testing.assert_close(words, enc.word_proj(out))
+    torch.testing.assert_close(qv, torch.cat([h[0], h[1]], -1))
+    assert torch.equal(mask, torch.arange(9)[None] < lens[:, None])
+
+
+def test_bf16_autocast_keeps_the_reasoning_core_in_fp32() -> None:
+    torch.manual_seed(0)
+    model = build_model("samnet", path="pixels", image_size=32, **TINY).eval()
+    batch = make_batch(2, 2, "pixels")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(batch)
+    with torch.no_grad():
+        ref = model(batch)
+    assert out["logits"].dtype == torch.float32 and torch.isfinite(out["logits"]).all()
+    torch.testing.assert_close(out["logits"], ref["logits"], rtol=0.1, atol=0.1)
+
+
+def test_models_command_lists_samnet_with_its_counts(capsys) -> None:
+    from vrkit.cli import main
+    from vrkit.cli.models import parameter_table
+
+    rows = {r["model"]: r for r in parameter_table()}
+    assert rows["samnet"]["cog_pixels"] == REFERENCE_TOTAL + 128 * 49 + 49 + 8 + 1
+    assert rows["samnet"]["clevr_pixels"] < rows["samnet"]["cog_pixels"]  # 28 answers, no pointing head
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "samnet" in out and f"{REFERENCE_TOTAL + 6330:,}" in out
