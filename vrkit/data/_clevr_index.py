@@ -6,7 +6,6 @@ families); the parsed JSON is dropped afterwards, so a split costs about its tok
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 
 from vrkit.data.clevr_vocab import ClevrVocab
 from vrkit.errors import InputError
+from vrkit.utils.files import read_json
 from vrkit.worlds.clevr.constants import ANSWERS, ATTRIBUTE_ORDER, ATTRIBUTES, PLACEMENT_RANGE, QUESTION_TYPES
 
 IGNORE_INDEX = -100
@@ -113,12 +113,7 @@ def _load(path: Path, key: str, validate: bool) -> list[dict]:
 
     if validate:
         return (io.read_questions if key == "questions" else io.read_scenes)(path)[1]
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read JSON: {err}", path) from None
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get(key), list):
         raise InputError(f"top level must be an object with a {key!r} list", path)
     return data[key]

@@ -9,7 +9,6 @@ messages.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import zlib
@@ -20,25 +19,14 @@ import numpy as np
 import torch
 
 from vrkit.errors import InputError
+from vrkit.utils.files import read_maybe_gzip
 from vrkit.worlds.cog.constants import FAMILY_INDEX
 
 _FAMILY_RE = re.compile(rb'"family": "([A-Za-z]+)"')
 _WBITS = -15  # raw deflate: no header or checksum per line
 
 
-def read_raw(path: Path) -> bytes:
-    """Whole (decompressed) content of one COG file; errors become :class:`InputError`."""
-    try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", path) from None
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
-        raise InputError(f"corrupt or truncated gzip ({err})", path) from None
+read_raw = read_maybe_gzip  # the whole decompressed content of one COG file
 
 
 def _deflate(line: bytes) -> bytes:

@@ -29,6 +29,7 @@ import numpy as np
 
 from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_write_text
+from vrkit.utils.files import read_json
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -126,12 +127,7 @@ class ClevrVocab:
     @classmethod
     def load(cls, path: str | Path) -> ClevrVocab:
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("file not found", path) from None
-        except (OSError, ValueError) as err:
-            raise InputError(f"cannot read vocabulary: {err}", path) from None
+        data = read_json(path, "vocabulary")
         try:
             return cls.from_json(data)
         except InputError as err:

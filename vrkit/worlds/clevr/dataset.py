@@ -38,6 +38,7 @@ import numpy as np
 from vrkit import __version__
 from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_open, atomic_write_bytes, atomic_write_text, sha256_file
+from vrkit.utils.files import read_json
 from vrkit.worlds.clevr.constants import CONDITIONS, question_type
 from vrkit.worlds.clevr.io import for_test_split, make_info
 
@@ -279,12 +280,9 @@ def generate_clevr(cfg: ClevrGenerateConfig, progress: Progress | None = None) -
 def read_manifest(out: str | Path) -> dict:
     """The ``manifest.json`` of a generated CLEVR directory (InputError if absent or not ours)."""
     path = Path(out) / MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no manifest.json (not a vrkit-generated CLEVR directory?)", path) from None
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read manifest: {err}", path) from None
+    if not path.is_file():
+        raise InputError("no manifest.json (not a vrkit-generated CLEVR directory?)", path)
+    data = read_json(path, "manifest")
     if not (isinstance(data, dict) and data.get("world") == "clevr"):
         raise InputError("not a CLEVR manifest", path)
     return data

@@ -16,6 +16,7 @@ from typing import Any
 
 from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_write_text
+from vrkit.utils.files import read_json
 from vrkit.worlds.clevr.constants import ATTRIBUTES, DEFAULT_LICENSE, RELATIONS, TEMPLATE_FILES
 
 Scene = dict[str, Any]
@@ -74,19 +75,6 @@ def make_info(
     if date is None:
         date = datetime.date.today().strftime("%m/%d/%Y")
     return {"split": split, "version": version, "date": date, "license": license}
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read: {err}", path) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path, err.lineno) from None
 
 
 def _is_num(v: Any) -> bool:
@@ -153,7 +141,7 @@ def validate_scene(scene: Any, where: str) -> None:
 def read_scenes(path: str | Path) -> tuple[dict, list[Scene]]:
     """Read an official scenes file: returns ``(info, scenes)`` (scenes in file order)."""
     path = Path(path)
-    data = _load_json(path)
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("scenes"), list):
         raise InputError("top level must be an object with a 'scenes' list", path)
     info = data.get("info", {})
@@ -246,7 +234,7 @@ def read_questions(path: str | Path) -> tuple[dict, list[Question]]:
 
     Test-split questions may lack ``answer`` and ``program``."""
     path = Path(path)
-    data = _load_json(path)
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
         raise InputError("top level must be an object with a 'questions' list", path)
     info = data.get("info", {})

@@ -16,13 +16,13 @@ import gzip
 import io
 import json
 import re
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_open
+from vrkit.utils.files import read_maybe_gzip
 from vrkit.worlds.cog.constants import COLOR_INDEX, FAMILY_INDEX, SHAPE_INDEX
 
 Example = dict[str, Any]
@@ -115,19 +115,7 @@ def parse_line(line: str | bytes, path: str | Path = "<string>", lineno: int = 1
 
 
 def _open_lines(path: Path) -> Iterator[bytes]:
-    try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                data = fh.read()
-        else:
-            data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", path) from None
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
-        raise InputError(f"corrupt or truncated gzip ({err})", path) from None
-    yield from io.BytesIO(data)
+    yield from io.BytesIO(read_maybe_gzip(path))
 
 
 def iter_file_numbered(path: str | Path) -> Iterator[tuple[int, Example]]:
