@@ -1,9 +1,134 @@
-"""`vrkit demo` commands."""
+"""`vrkit demo`: the whole flow in a few minutes on a laptop.
+
+1. generate a small COG canonical dataset (official layout) under ``OUT/data``;
+2. train SAMNet on the state path for ``--minutes`` (run directory ``OUT/run``);
+3. evaluate the best checkpoint on freshly generated examples and, when present, on the official sample
+   ``../shared/data/cog-official-sample/val_4_3_1``; print the per-family tables;
+4. write ``OUT/accuracy.png`` (per-family accuracy bars) and ``OUT/demo.json``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def official_sample_dir() -> Path:
+    """``<repo>/../shared/data/cog-official-sample/val_4_3_1`` (may not exist)."""
+    import vrkit
+
+    return Path(vrkit.__file__).resolve().parents[1].parent / "shared" / "data" / "cog-official-sample" / "val_4_3_1"
+
+
+def demo_config(out: Path, minutes: float, families: str, seed: int, overrides: list[str] | None = None):
+    """The demo's training config: SAMNet (reference width, 4 steps) on the generated files, state path."""
+    from vrkit.engine.config import load_config
+
+    data = out / "data"
+    if "," in families:
+        families = "[" + ", ".join(f.strip() for f in families.split(",")) + "]"
+    base = [
+        "model.name=samnet", "model.dim=128", "model.steps=4", "model.slots=8",
+        "data.variant=canonical", f"data.families={families}", "data.path=state",
+        f"data.train={{kind: files, paths: ['{data / 'train_4_3_1'}'], n: 1920}}",
+        f"data.val={{kind: files, paths: ['{data / 'val_4_3_1'}']}}",
+        "data.batch_size=64", "optim.lr=1e-3", "optim.weight_decay=0", "optim.clip=10", "optim.clip_mode=norm",
+        "optim.warmup_start_lr=2.5e-4", "optim.warmup_every=1", "trainer.max_epochs=1000",
+        f"trainer.max_minutes={minutes}", f"seed={seed}", f"run_dir={out / 'run'}",
+    ]
+    return load_config(None, base + list(overrides or []))
+
+
+def bar_figure(results: dict[str, dict[str, Any]], path: Path, title: str,
+               order: list[str] | None = None) -> None:
+    """Per-family accuracy bars, one colour per evaluation set (PNG, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from vrkit.utils.atomic import atomic_path
+
+    present = {f for r in results.values() for f in r["families"]}
+    fams = [f for f in (order or []) if f in present] + sorted(present - set(order or []))
+    x = np.arange(len(fams))
+    width = 0.8 / max(1, len(results))
+    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(fams) + 2), 4.5))
+    for i, (name, r) in enumerate(results.items()):
+        acc = [100 * r["families"].get(f, {"acc": np.nan})["acc"] for f in fams]
+        ax.bar(x + (i - (len(results) - 1) / 2) * width, acc, width, label=f"{name} (mean {100 * r['acc']:.1f}%)")
+    ax.set_xticks(x, fams, rotation=75, ha="right", fontsize=7)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def run_demo(out: Path, minutes: float, n_per_family: int, families: str, seed: int, eval_n: int,
+             overrides: list[str] | None = None, log=print, official: Path | None = None) -> dict[str, Any]:
+    """Generate, train, evaluate, plot; returns the summary written to ``OUT/demo.json``. ``official``: the
+    official sample directory to evaluate on (default :func:`official_sample_dir`; skipped when absent)."""
+    from vrkit.engine.cog_data import resolve_families
+    from vrkit.engine.evaluate import evaluate, format_table, load_task, parse_data_spec
+    from vrkit.engine.run import train
+    from vrkit.utils.atomic import atomic_write_text
+    from vrkit.worlds.cog.constants import GROUPS, VARIANTS
+    from vrkit.worlds.cog.dataset import GenerateConfig, generate_dataset
+
+    fams = resolve_families(families.split(",") if "," in families else families)
+    t0 = time.time()
+    for split, n in (("train", n_per_family), ("val", max(10, n_per_family // 15))):
+        if not (out / "data" / f"{split}_4_3_1").exists():
+            generate_dataset(GenerateConfig(variant=VARIANTS["canonical"], variant_name="canonical", families=fams,
+                                            n_per_family=n, split=split, seed=seed, out=str(out / "data")))
+    log(f"generated {len(fams)} families x {n_per_family} train examples in {time.time() - t0:.0f} s")
+    cfg = demo_config(out, minutes, families, seed, overrides)
+    t1 = time.time()
+    result = train(cfg, resume=(out / "run" / "checkpoints" / "last.ckpt").exists())
+    log(f"trained {result['steps']} steps ({result['epochs']} epochs) in {time.time() - t1:.0f} s")
+    ckpt = out / "run" / "checkpoints" / "best.ckpt"
+    task = load_task(ckpt if ckpt.exists() else out / "run" / "checkpoints" / "last.ckpt")
+    evals: dict[str, dict[str, Any]] = {}
+    evals["fresh generated"] = evaluate(task, parse_data_spec([f"gen:canonical:{eval_n}:{seed + 1000}"], fams))
+    sample = official_sample_dir() if official is None else official
+    if sample.is_dir():
+        evals["official val_4_3_1 sample"] = evaluate(task, parse_data_spec([str(sample)], fams))
+    for name, summary in evals.items():
+        log(f"\n== {name} ({summary['examples']} examples)\n" + format_table(summary, GROUPS))
+    order = [f for g in GROUPS.values() for f in g]
+    bar_figure(evals, out / "accuracy.png", f"SAMNet (state path) after {minutes:g} min on COG canonical", order)
+    summary = {"minutes": minutes, "steps": result["steps"], "epochs": result["epochs"],
+               "families": fams, "seed": seed, "eval": evals, "figure": str(out / "accuracy.png")}
+    atomic_write_text(out / "demo.json", json.dumps(summary, indent=1, sort_keys=True))
+    return summary
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    summary = run_demo(out, args.minutes, args.n_per_family, args.families, args.seed, args.eval_n,
+                       args.overrides, log=lambda s: print(s, flush=True))
+    print(f"figure: {summary['figure']}  summary: {out / 'demo.json'}", file=sys.stderr)
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("demo", help="generate COG data, train SAMNet for a few minutes, evaluate, plot")
+    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    p.add_argument("--minutes", type=float, default=3.0, help="training time budget (default 3)")
+    p.add_argument("--n-per-family", type=int, default=300, dest="n_per_family",
+                   help="generated training examples per family (default 300)")
+    p.add_argument("--families", default="classification",
+                   help="classification (default, the 23 word-answer families) | all | a group | comma list")
+    p.add_argument("--eval-n", type=int, default=2300, dest="eval_n", help="fresh examples to evaluate on")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="training config overrides")
+    p.set_defaults(handler=_cmd_demo)

@@ -1,0 +1,39 @@
+"""`vrkit demo` end to end at toy size (seconds of training), and its figure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from vrkit.cli import demo
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from 2 threads and suffer most from a shared, loaded machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_demo_runs_end_to_end(tmp_path, cog_sample):
+    fams = "ExistColor,GetShape"
+    out = tmp_path / "demo"
+    summary = demo.run_demo(out, minutes=0.05, n_per_family=20, families=fams, seed=1, eval_n=16,
+                            overrides=["model.dim=32", "model.steps=2", "data.train.n=64", "data.batch_size=16"],
+                            log=lambda s: None, official=cog_sample / "val_4_3_1")
+    assert (out / "data" / "train_4_3_1").is_dir() and (out / "run" / "checkpoints" / "last.ckpt").is_file()
+    png = (out / "accuracy.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((out / "demo.json").read_text())
+    assert saved["families"] == ["ExistColor", "GetShape"] and summary["steps"] >= 1
+    fresh, official = saved["eval"]["fresh generated"], saved["eval"]["official val_4_3_1 sample"]
+    assert fresh["examples"] == 16
+    assert official["examples"] == 100 and set(official["families"]) == {"ExistColor", "GetShape"}
+
+
+def test_official_sample_is_located_next_to_the_repo(shared_data):
+    assert demo.official_sample_dir() == shared_data / "cog-official-sample" / "val_4_3_1"

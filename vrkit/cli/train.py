@@ -1,0 +1,101 @@
+"""`vrkit train`, `vrkit eval` and `vrkit predict`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from vrkit.engine.config import dump_yaml, load_config
+
+    overrides = list(args.overrides)
+    for flag, key in (("devices", "trainer.devices"), ("strategy", "trainer.strategy"),
+                      ("accelerator", "trainer.accelerator"), ("num_nodes", "trainer.num_nodes")):
+        if getattr(args, flag) is not None:
+            overrides.append(f"{key}={getattr(args, flag)}")
+    if args.run_dir is not None:
+        overrides.append(f"run_dir={args.run_dir}")
+    cfg = load_config(args.config, overrides)
+    if args.print_config:
+        print(dump_yaml(cfg), end="")
+        return 0
+    from vrkit.engine.evaluate import format_table
+    from vrkit.engine.run import train
+
+    result = train(cfg, resume=args.resume)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        return 0
+    if "val" in result:
+        from vrkit.engine.data import datamodule_class
+
+        print(format_table(result["val"], datamodule_class(cfg.data.world).GROUPS))
+    print(f"run: {result['run_dir']}  epochs: {result['epochs']}  steps: {result['steps']}")
+    return 0
+
+
+def _data_name(spec: list[str]) -> str:
+    name = spec[0].rstrip("/").split("/")[-1] if spec else "data"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from vrkit.engine.evaluate import evaluate, format_table, load_task, parse_data_spec, write_eval
+
+    task = load_task(args.ckpt)
+    source = parse_data_spec(args.data, args.families)
+    summary = evaluate(task, source, args.batch_size, args.precision)
+    summary.update({"checkpoint": str(args.ckpt), "data": list(args.data), "seed": task.cfg.seed})
+    print(format_table(summary, task.groups))
+    prefix = args.out or (Path(args.ckpt).resolve().parent.parent / "eval" / f"{Path(args.ckpt).stem}_"
+                          f"{_data_name(args.data)}")
+    js, cs = write_eval(summary, prefix)
+    print(f"wrote {cs} and {js}  ({summary['examples']} examples)", file=sys.stderr)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from vrkit.engine.evaluate import load_task, parse_data_spec, predict
+
+    task = load_task(args.ckpt)
+    n = predict(task, parse_data_spec(args.data, args.families), args.out, args.batch_size)
+    print(json.dumps({"examples": n, "out": str(args.out)}))
+    return 0
+
+
+def _families(value: str) -> str | list[str]:
+    return value.split(",") if "," in value else value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model from a YAML recipe (+ key.sub=value overrides)")
+    p.add_argument("--config", "-c", help="YAML recipe (configs/...); defaults if omitted")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. model.dim=64")
+    p.add_argument("--resume", action="store_true", help="continue from <run_dir>/checkpoints/last.ckpt")
+    p.add_argument("--run-dir", help="run directory (default: config run_dir or runs/<config name>)")
+    p.add_argument("--devices", type=int, help="devices per node (trainer.devices)")
+    p.add_argument("--strategy", help="auto | ddp | ddp_spawn | fsdp ... (trainer.strategy)")
+    p.add_argument("--accelerator", help="cpu | gpu | auto (trainer.accelerator)")
+    p.add_argument("--num-nodes", type=int, dest="num_nodes", help="nodes (trainer.num_nodes)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(handler=_cmd_train)
+
+    for name, fn, helptext in (("eval", _cmd_eval, "accuracy of a checkpoint per family/group"),
+                               ("predict", _cmd_predict, "per-example predictions of a checkpoint (JSON lines)")):
+        q = sub.add_parser(name, help=helptext)
+        q.add_argument("--ckpt", required=True, help="checkpoint (.ckpt) written by vrkit train")
+        q.add_argument("--data", required=True, nargs="+",
+                       help="official COG files/directories, or gen:VARIANT:N[:SEED] for generated examples")
+        q.add_argument("--families", type=_families, help="family names/groups (comma-separated) to keep")
+        q.add_argument("--batch-size", type=int, default=None)
+        if name == "eval":
+            q.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+            q.add_argument("--out", help="output prefix for .csv/.json (default <run>/eval/<ckpt>_<data>)")
+        else:
+            q.add_argument("--out", required=True, help="output .jsonl")
+        q.set_defaults(handler=fn)

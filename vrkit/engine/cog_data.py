@@ -1,0 +1,125 @@
+"""COG datamodule: official files or a seeded generated stream, for training, validation and testing.
+
+A generated source is random-access: example k of epoch e is ``generate_example(families[k % F], variant,
+make_rng(seed, "data", e, k))`` (the :class:`vrkit.data.CogStreamDataset` rule), so training batches are a
+pure function of (seed, epoch) and resume is exact. Validation/test streams always use epoch 0 of their own
+seed, so they are the same examples at every evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from vrkit.data import CogFileDataset, CogStreamDataset, collate_cog, encode_example
+from vrkit.engine.config import DataConfig, OptimConfig, SourceConfig
+from vrkit.engine.datamodule import WorldDataModule
+from vrkit.worlds.cog.constants import (
+    CLASSIFICATION_FAMILIES,
+    FAMILIES,
+    FAMILY_INDEX,
+    GROUPS,
+    OUTPUT_VOCAB,
+    POINTING_FAMILIES,
+    VARIANTS,
+)
+
+_SPLIT_SALT = {"train": 0, "val": 1, "test": 2}
+
+
+def resolve_families(spec: str | Sequence[str] | None) -> list[str]:
+    """Family names from ``"all"``, ``"classification"``, ``"pointing"``, a group name or a list of names/groups."""
+    if spec is None or spec == "all":
+        return list(FAMILIES)
+    if spec == "classification":
+        return list(CLASSIFICATION_FAMILIES)
+    if spec == "pointing":
+        return [f for f in FAMILIES if f in POINTING_FAMILIES]
+    items = [spec] if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for name in items:
+        if name in GROUPS:
+            out.extend(f for f in GROUPS[name] if f not in out)
+        elif name in FAMILY_INDEX:
+            if name not in out:
+                out.append(name)
+        else:
+            raise ValueError(f"unknown COG family or group {name!r}")
+    if not out:
+        raise ValueError("families must not be empty")
+    return out
+
+
+class StreamMap(Dataset):
+    """Map-style view of a generated stream: item k = encoded example k of the current epoch (module docstring)."""
+
+    def __init__(self, stream: CogStreamDataset, epoch: int = 0) -> None:
+        self.stream = stream
+        self.stream.set_epoch(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.stream.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        s = self.stream
+        return encode_example(s.example(int(k)), s.path, s.image_size, s.max_objects, s.pixel_norm)
+
+
+class CogDataModule(WorldDataModule):
+    """COG sources: official files (:class:`CogFileDataset`) or generated streams (:class:`StreamMap`)."""
+
+    FAMILY_NAMES: ClassVar[tuple[str, ...]] = FAMILIES
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = GROUPS
+    ANSWER_VOCAB: ClassVar[tuple[str, ...]] = tuple(OUTPUT_VOCAB)
+    collate = staticmethod(collate_cog)
+
+    def __init__(self, cfg: DataConfig, optim: OptimConfig | None = None, seed: int = 0) -> None:
+        super().__init__(cfg, optim, seed)
+        self.families = resolve_families(cfg.families)
+
+    @staticmethod
+    def check_config(cfg: DataConfig) -> None:
+        resolve_families(cfg.families)
+        if cfg.variant not in VARIANTS:
+            raise ValueError(f"data.variant: unknown COG variant {cfg.variant!r} (known: {', '.join(VARIANTS)})")
+        for split in ("train", "val", "test"):
+            src = getattr(cfg, split)
+            if src is not None:
+                CogDataModule.check_source(src, f"data.{split}")
+
+    @staticmethod
+    def check_source(src: SourceConfig, key: str) -> None:
+        if src.variant is not None and src.variant not in VARIANTS:
+            raise ValueError(f"{key}.variant: unknown COG variant {src.variant!r}")
+        if src.families is not None:
+            resolve_families(src.families)
+        if src.kind == "stream":
+            if src.n is None or src.n < 1:
+                raise ValueError(f"{key}.n: a generated source needs n >= 1 examples")
+        else:
+            if not src.paths:
+                raise ValueError(f"{key}.paths: a files source needs at least one path")
+            from vrkit.worlds.cog.io import expand_paths
+
+            expand_paths(src.paths)  # InputError naming a missing path
+
+    def make_dataset(self, src: SourceConfig, split: str) -> Dataset:
+        cfg = self.cfg
+        fams = self.families if src.families is None else resolve_families(src.families)
+        if src.kind == "files":
+            return CogFileDataset(src.paths, path=cfg.path, image_size=cfg.image_size,
+                                  max_objects=cfg.max_objects, families=fams)
+        seed = src.seed if src.seed is not None else self.seed * 1000 + 17 + _SPLIT_SALT[split]
+        stream = CogStreamDataset(src.variant or cfg.variant, fams, seed=seed, path=cfg.path,
+                                  length=src.n, image_size=cfg.image_size, max_objects=cfg.max_objects)
+        return StreamMap(stream)
+
+    def answer_labels(self, ds: Dataset) -> np.ndarray:
+        return ds.answer_labels()

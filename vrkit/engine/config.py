@@ -1,0 +1,225 @@
+"""Typed training configuration: dataclasses are the source of truth; YAML recipes are just their fields.
+
+``load_config(path, overrides)`` reads a YAML recipe, applies dotted command-line overrides
+(``model.dim=64 optim.lr=1e-3``; values parsed as YAML) and checks every key and type, the model name and its
+options (against the model's own dataclass config) and the data sources, raising :class:`InputError` (one
+line naming the file or the override) before any training starts.
+
+YAML layout::
+
+    seed: 0
+    model: {name: samnet, dim: 128, ...}          # name + fields of the model's Config
+    data: {world: cog, variant: canonical, families: classification, path: state,
+           train: {kind: stream, n: 20000}, val: {kind: files, paths: [...]}, batch_size: 48}
+    optim: {lr: 2e-4, weight_decay: 2e-5, clip: 10, clip_mode: value, ...}
+    trainer: {max_epochs: 10, precision: fp32, ...}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from vrkit.engine._typecheck import build_dataclass, coerce
+from vrkit.errors import InputError
+
+
+@dataclass
+class SourceConfig:
+    """Where examples of one split come from."""
+
+    kind: Literal["stream", "files"] = "stream"
+    paths: list[str] = field(default_factory=list)  # files: official files or directories
+    n: int | None = None  # stream: examples per epoch (required); files: samples per epoch (None = all)
+    seed: int | None = None  # stream: generator seed (None = derived from the run seed and the split)
+    variant: str | None = None  # None = data.variant (e.g. test a canonical model on hard)
+    families: list[str] | str | None = None  # None = data.families
+
+
+@dataclass
+class DataConfig:
+    world: Literal["cog", "clevr"] = "cog"
+    variant: str = "canonical"
+    families: list[str] | str = "all"  # "all" | "classification" | "pointing" | group name | list of names
+    path: Literal["state", "pixels"] = "state"
+    image_size: int = 112
+    max_objects: int | None = None
+    train: SourceConfig = field(default_factory=lambda: SourceConfig(n=2048))
+    val: SourceConfig | None = field(default_factory=lambda: SourceConfig(n=512))
+    test: SourceConfig | None = None
+    batch_size: int = 48
+    eval_batch_size: int | None = None  # None = batch_size
+    workers: int = 0
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-4
+    weight_decay: float = 2e-5
+    clip: float | None = 10.0
+    clip_mode: Literal["value", "norm"] = "value"
+    # Warm-up by doubling (seed 002): lr = min(lr, warmup_start_lr * 2 ** (t // warmup_every)), t in warmup_unit.
+    warmup_start_lr: float | None = None
+    warmup_every: int = 1
+    warmup_unit: Literal["step", "epoch"] = "epoch"
+    # Increasing batch size (seed 002): batch = min(batch_max, batch_size * 2 ** (epoch // batch_double_every)).
+    batch_double_every: int | None = None
+    batch_max: int | None = None
+    answer_balanced: bool = False  # files only: answer-balanced sampling (with replacement)
+    reverse_question: bool = False  # feed question tokens in reverse order (padding stays at the end)
+    point_weight: float = 1.0  # weight of the pointing loss
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 10
+    max_steps: int = -1
+    max_minutes: float | None = None
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 = bf16-mixed autocast
+    channels_last: bool = False
+    early_stopping_patience: int | None = None  # epochs without val/acc improvement
+    deterministic: bool = True
+    val_every_n_epochs: int = 1
+    checkpoint_every_n_steps: int | None = None  # extra mid-epoch "last" checkpoints (resume is then approximate)
+    log_every_n_steps: int = 20
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    progress_bar: bool = False
+
+
+@dataclass
+class ModelConfig:
+    name: str = "samnet"
+    options: dict[str, Any] = field(default_factory=dict)  # fields of the model's Config (YAML: next to name)
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    seed: int = 0
+    run_dir: str | None = None  # None = runs/<config name>
+
+
+def to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    """Plain nested dict in YAML layout (model options flattened next to ``name``)."""
+    d = dataclasses.asdict(cfg)
+    model = d.pop("model")
+    d["model"] = {"name": model["name"], **{k: list(v) if isinstance(v, tuple) else v
+                                            for k, v in model["options"].items()}}
+    return {"seed": d["seed"], "run_dir": d["run_dir"], "model": d["model"], "data": d["data"],
+            "optim": d["optim"], "trainer": d["trainer"]}
+
+
+def dump_yaml(cfg: TrainConfig) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for p in parts[:-1]:
+        nxt = node.get(p)
+        if nxt is None:
+            nxt = node[p] = {}
+        if not isinstance(nxt, dict):
+            raise TypeError(f"{key}: {p} is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def apply_overrides(tree: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings (values parsed as YAML) to a nested dict, in place."""
+    for ov in overrides:
+        if "=" not in ov or ov.startswith("="):
+            raise InputError(f"override {ov!r} is not of the form key.sub=value", "<command line>")
+        key, raw = ov.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        try:
+            _set_dotted(tree, key.strip(), value)
+        except TypeError as err:
+            raise InputError(str(err), "<command line>") from None
+    return tree
+
+
+def _model_config(section: Any) -> ModelConfig:
+    from vrkit.models.registry import available_models, get_model_class
+
+    if not isinstance(section, dict):
+        raise TypeError(f"model: expected a mapping, got {section!r}")
+    opts = dict(section)
+    name = opts.pop("name", "samnet")
+    if not isinstance(name, str):
+        raise TypeError(f"model.name: expected a string, got {name!r}")
+    try:
+        cls = get_model_class(name)
+    except KeyError:
+        raise TypeError(f"unknown model {name!r} (available: {', '.join(available_models())})") from None
+    hints = typing.get_type_hints(cls.Config)
+    known = {f.name for f in dataclasses.fields(cls.Config)}
+    for k, v in opts.items():
+        if k not in known:
+            raise TypeError(f"unknown key model.{k} for model {name} (allowed: {', '.join(sorted(known))})")
+        opts[k] = coerce(v, hints[k], f"model.{k}")
+    return ModelConfig(name=name, options=opts)
+
+
+def from_dict(tree: dict[str, Any]) -> TrainConfig:
+    """Checked :class:`TrainConfig` from a nested dict; raises TypeError/ValueError with the dotted key."""
+    if not isinstance(tree, dict):
+        raise TypeError("the config must be a mapping")
+    tree = dict(tree)
+    model = _model_config(tree.pop("model", {"name": "samnet"}))
+    cfg = build_dataclass(TrainConfig, tree)
+    cfg.model = model
+    from vrkit.engine.data import check_data_config
+
+    check_data_config(cfg.data)
+    if cfg.data.batch_size < 1:
+        raise ValueError("data.batch_size must be >= 1")
+    if cfg.optim.answer_balanced and cfg.data.train.kind != "files":
+        raise ValueError("optim.answer_balanced needs a files train source (data.train.kind: files)")
+    if cfg.optim.warmup_every < 1:
+        raise ValueError("optim.warmup_every must be >= 1")
+    return cfg
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Load a YAML recipe (or the defaults if ``path`` is None), apply overrides and check everything."""
+    tree: dict[str, Any] = {}
+    where = "<defaults>"
+    if path is not None:
+        where = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"cannot read config ({err.strerror})", path) from None
+        try:
+            tree = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            raise InputError(f"invalid YAML ({getattr(err, 'problem', err)})", path,
+                             None if mark is None else mark.line + 1) from None
+        if not isinstance(tree, dict):
+            raise InputError("a config file must hold a mapping", path)
+    apply_overrides(tree, list(overrides or []))
+    try:
+        cfg = from_dict(tree)
+    except (TypeError, ValueError) as err:
+        raise InputError(str(err), where) from None
+    if cfg.run_dir is None:
+        stem = Path(path).stem if path is not None else "default"
+        cfg.run_dir = str(Path("runs") / stem)
+    return cfg

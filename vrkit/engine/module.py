@@ -1,0 +1,163 @@
+"""The LightningModule wrapping any registered reasoning model (:class:`ReasoningTask`).
+
+The task is built from the resolved config tree (``vrkit.engine.config.to_dict``), which it stores as its
+hyper-parameters, so a checkpoint alone rebuilds the model (``ReasoningTask.load_from_checkpoint``).
+Logged: ``train/loss`` (+ answer/point parts), ``train/acc``, ``lr``, ``batch_size``; ``val/loss``,
+``val/acc`` (mean over families), ``val/frames_acc``, ``val/group/<G>``, ``val/family/<F>``; same for ``test/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from vrkit.engine.config import TrainConfig, from_dict
+from vrkit.engine.data import datamodule_class
+from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, reverse_questions, summarize
+from vrkit.engine.schedule import warmup_lr
+
+
+def model_kwargs(cfg: TrainConfig) -> dict[str, Any]:
+    """Keyword config of the model: the world/path preset (IO fields), the data sizes, then the recipe's options."""
+    import dataclasses
+
+    from vrkit.models.presets import PRESETS
+    from vrkit.models.registry import get_model_class
+
+    cls = get_model_class(cfg.model.name)
+    known = {f.name for f in dataclasses.fields(cls.Config)}
+    kw: dict[str, Any] = dict(PRESETS.get(f"{cfg.data.world}_{cfg.data.path}", {"path": cfg.data.path}))
+    if cfg.data.path == "pixels":
+        kw["image_size"] = cfg.data.image_size
+    if "channels_last" in known:
+        kw["channels_last"] = cfg.trainer.channels_last
+    kw.update(cfg.model.options)
+    return {k: v for k, v in kw.items() if k in known}
+
+
+def _seed_of(*parts: Any) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:7], "little")
+
+
+class ReasoningTask(L.LightningModule):
+    """Training/evaluation of ``build_model(config.model)`` with the COG losses and metrics."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.save_hyperparameters({"config": config})
+        self.cfg: TrainConfig = from_dict(_without_paths(config))
+        from vrkit.models.registry import build_model
+
+        self.model = build_model(self.cfg.model.name, **model_kwargs(self.cfg))
+        if self.cfg.trainer.channels_last and self.cfg.data.path == "pixels":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        dm = datamodule_class(self.cfg.data.world)
+        self.family_names: list[str] = list(dm.FAMILY_NAMES)
+        self.groups: dict[str, tuple[str, ...]] = dict(dm.GROUPS)
+        n = len(self.family_names)
+        self.train_acc, self.val_acc, self.test_acc = FamilyAccuracy(n), FamilyAccuracy(n), FamilyAccuracy(n)
+        self.last_summary: dict[str, dict[str, Any]] = {}
+
+    # -- forward -------------------------------------------------------------------------------------
+    def prepare(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        if self.cfg.optim.reverse_question:
+            batch = dict(batch)
+            batch["question"] = reverse_questions(batch["question"], batch["question_len"])
+        return batch
+
+    def forward(self, batch: dict[str, Tensor], trace: bool = False) -> dict[str, Any]:
+        return self.model(self.prepare(batch), trace=trace)
+
+    def _shared(self, batch: dict[str, Tensor], metric: FamilyAccuracy) -> dict[str, Tensor]:
+        out = self(batch)
+        losses = frame_losses(out, batch, self.cfg.optim.point_weight)
+        correct, valid = frame_correct(out, batch)
+        metric.update(correct, valid, batch["family"])
+        return losses
+
+    # -- steps ---------------------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        losses = self._shared(batch, self.train_acc)
+        B = batch["answer"].shape[0]
+        for k, v in losses.items():
+            self.log(f"train/{k}", v.detach(), on_step=True, on_epoch=True, batch_size=B,
+                     prog_bar=(k == "loss"))
+        self.log("batch_size", float(B), on_step=True, on_epoch=False, batch_size=B)
+        return losses["loss"]
+
+    def on_train_epoch_end(self) -> None:
+        s = summarize(self.train_acc.compute(), self.family_names, self.groups)
+        self.train_acc.reset()
+        self.log("train/acc", s["frames_acc"], sync_dist=False)
+        self.last_summary["train"] = s
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        losses = self._shared(batch, self.val_acc)
+        self.log("val/loss", losses["loss"], on_epoch=True, batch_size=batch["answer"].shape[0], sync_dist=True)
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        losses = self._shared(batch, self.test_acc)
+        self.log("test/loss", losses["loss"], on_epoch=True, batch_size=batch["answer"].shape[0], sync_dist=True)
+
+    def _log_summary(self, split: str, metric: FamilyAccuracy) -> None:
+        counts = metric.compute()
+        metric.reset()
+        if self.trainer.sanity_checking:
+            return
+        s = summarize(counts, self.family_names, self.groups)
+        self.last_summary[split] = s
+        self.log(f"{split}/acc", s["acc"], prog_bar=True)
+        self.log(f"{split}/frames_acc", s["frames_acc"])
+        for g, v in s["groups"].items():
+            self.log(f"{split}/group/{g}", v["acc"])
+        for f, v in s["families"].items():
+            self.log(f"{split}/family/{f}", v["acc"])
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_summary("val", self.val_acc)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_summary("test", self.test_acc)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Flush buffered log rows first, so metrics.csv holds everything up to the checkpoint after a kill -9.
+        for logger in self.loggers:
+            logger.save()
+
+    # -- optimisation --------------------------------------------------------------------------------
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        o = self.cfg.optim
+        return torch.optim.Adam(self.parameters(), lr=self._lr_now(), weight_decay=o.weight_decay)
+
+    def _lr_now(self) -> float:
+        o = self.cfg.optim
+        t = self.global_step if o.warmup_unit == "step" else self.current_epoch
+        return warmup_lr(t, o.lr, o.warmup_start_lr, o.warmup_every)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Dropout etc. draw from a generator seeded by (seed, step, rank), and the lr schedule is a pure function
+        # of (epoch, step): a resumed run repeats exactly what an uninterrupted one does.
+        torch.manual_seed(_seed_of(self.cfg.seed, self.global_step, self.global_rank))
+        lr = self._lr_now()
+        for opt in self.trainer.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = lr
+        self.log("lr", lr, on_step=True, on_epoch=False, batch_size=1)
+
+
+def _without_paths(tree: dict[str, Any]) -> dict[str, Any]:
+    """Config tree with data sources dropped: a checkpoint must load where its training files are absent."""
+    import copy
+
+    t = copy.deepcopy(tree)
+    data = t.get("data") or {}
+    for split in ("train", "val", "test"):
+        if isinstance(data.get(split), dict) and data[split].get("kind") == "files":
+            data[split] = {"kind": "stream", "n": 1}
+    if isinstance(t.get("optim"), dict):
+        t["optim"]["answer_balanced"] = False  # only meaningful with the (dropped) training files
+    return t

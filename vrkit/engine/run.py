@@ -1,0 +1,128 @@
+"""``train(cfg)``: one training run in a run directory.
+
+Run directory layout::
+
+    config.yaml                resolved config (written before training)
+    checkpoints/last.ckpt      end of the latest epoch (resume point)
+    checkpoints/best.ckpt      best val/acc so far (when a val source is configured)
+    metrics.csv                Lightning CSV log (one row per logging step / epoch)
+    tb/                        TensorBoard event files
+    final_metrics.json         val (and test) summary at the end: overall, per family, per group
+
+Checkpoints are written through :class:`AtomicCheckpointIO` (temp file + fsync + rename), so ``kill -9`` never
+leaves a truncated checkpoint. Resume (``resume=True``) continues from ``last.ckpt``; with end-of-epoch
+checkpoints and epoch-seeded data and dropout the resumed run ends with the same metrics as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from vrkit.engine.config import TrainConfig, dump_yaml, to_dict
+from vrkit.engine.data import build_datamodule
+from vrkit.engine.module import ReasoningTask
+from vrkit.errors import InputError
+from vrkit.utils.atomic import atomic_open, atomic_write_text
+
+PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Torch checkpoint IO that writes to a temp file in the same directory, fsyncs, then renames."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        with atomic_open(Path(path), "wb") as fh:
+            torch.save(checkpoint, fh)
+
+
+def _quiet() -> None:
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*the number of training batches.*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=r".*Experiment logs directory .* exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=r".*isn't.*seeded.*|.*`isinstance\(treespec, LeafSpec\)`.*")
+
+
+def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list | None = None, logger: Any = True,
+                  keep_epoch: int | None = None) -> L.Trainer:
+    """The Lightning trainer of a run (checkpoints, loggers, clipping, precision, schedule reloads)."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from vrkit.engine._csvlog import ResumableCSVLogger
+
+    t = cfg.trainer
+    has_val = cfg.data.val is not None
+    cbs = list(callbacks or [])
+    cbs.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
+                               monitor="val/acc" if has_val else None, mode="max",
+                               save_top_k=1 if has_val else 0, save_last=True, enable_version_counter=False))
+    if t.early_stopping_patience is not None and has_val:
+        cbs.append(EarlyStopping(monitor="val/acc", mode="max", patience=t.early_stopping_patience))
+    loggers: Any = False
+    if logger:
+        loggers = [ResumableCSVLogger(str(run_dir), keep_epoch),
+                   TensorBoardLogger(save_dir=str(run_dir), name="tb", version="", default_hp_metric=False)]
+    return L.Trainer(
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
+        precision=PRECISION[t.precision], max_epochs=t.max_epochs, max_steps=t.max_steps,
+        max_time=None if t.max_minutes is None else {"minutes": t.max_minutes},
+        deterministic=t.deterministic, gradient_clip_val=cfg.optim.clip,
+        gradient_clip_algorithm=cfg.optim.clip_mode, check_val_every_n_epoch=t.val_every_n_epochs,
+        log_every_n_steps=t.log_every_n_steps, enable_progress_bar=t.progress_bar, enable_model_summary=False,
+        num_sanity_val_steps=0, reload_dataloaders_every_n_epochs=1, use_distributed_sampler=False,
+        callbacks=cbs, logger=loggers, plugins=[AtomicCheckpointIO()], default_root_dir=str(run_dir),
+        limit_val_batches=None if has_val else 0,
+    )
+
+
+def train(cfg: TrainConfig, resume: bool = False, run_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train per ``cfg``; returns the final summary ``{"run_dir", "val": {...}, "test": {...}, "epochs", "steps"}``."""
+    _quiet()
+    run = Path(run_dir or cfg.run_dir or "runs/default")
+    cfg.run_dir = str(run)
+    last = run / "checkpoints" / "last.ckpt"
+    if resume and not last.exists():
+        raise InputError("nothing to resume: no checkpoints/last.ckpt", run)
+    if not resume and last.exists():
+        raise InputError("run directory already holds checkpoints; pass --resume or choose another run_dir", run)
+    if cfg.trainer.strategy == "auto" and cfg.trainer.devices == 1:
+        torch.set_flush_denormal(True)  # denormals slowed CPU runs 3-4x (samnet.md)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    dm = build_datamodule(cfg.data, cfg.optim, cfg.seed)
+    task = ReasoningTask(to_dict(cfg))
+    keep_epoch = None
+    if resume:
+        keep_epoch = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"])
+    trainer = build_trainer(cfg, run, keep_epoch=keep_epoch)
+    if trainer.is_global_zero:
+        run.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run / "config.yaml", dump_yaml(cfg))
+    trainer.fit(task, datamodule=dm, ckpt_path=str(last) if resume else None)
+    final = run / "final_metrics.json"
+    if resume and not task.last_summary and final.exists():  # the run had already finished: nothing new
+        return json.loads(final.read_text())
+    result: dict[str, Any] = {"run_dir": str(run), "epochs": trainer.current_epoch, "steps": trainer.global_step}
+    if "val" in task.last_summary:
+        result["val"] = task.last_summary["val"]
+    if "train" in task.last_summary:
+        result["train_acc"] = task.last_summary["train"]["frames_acc"]
+    if cfg.data.test is not None:
+        best = run / "checkpoints" / "best.ckpt"
+        trainer.test(task, datamodule=dm, ckpt_path=str(best) if best.exists() else None, verbose=False)
+        result["test"] = task.last_summary.get("test")
+    if trainer.is_global_zero:
+        with atomic_open(final, "w") as fh:
+            json.dump(result, fh, indent=1, sort_keys=True)
+    return result

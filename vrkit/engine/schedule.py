@@ -1,0 +1,20 @@
+"""Learning-rate warm-up by doubling (seeds/002: lr doubled every 20 epochs from 1e-6 to 1e-4)."""
+
+from __future__ import annotations
+
+import math
+
+
+def warmup_lr(t: int, lr: float, start_lr: float | None, every: int) -> float:
+    """Learning rate at time ``t`` (steps or epochs): ``min(lr, start_lr * 2 ** (t // every))``; ``lr`` if no
+    warm-up (``start_lr`` None or >= ``lr``)."""
+    if start_lr is None or start_lr >= lr:
+        return lr
+    return min(lr, start_lr * 2.0 ** (t // every))
+
+
+def warmup_length(lr: float, start_lr: float | None, every: int) -> int:
+    """Time units until the warm-up reaches ``lr`` (0 without warm-up)."""
+    if start_lr is None or start_lr >= lr:
+        return 0
+    return every * math.ceil(math.log2(lr / start_lr) - 1e-12)
