@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-accuracy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,24 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check vrkit tests bench
 
+MODELS ?= samnet cog_baseline mac relation_net cnn_lstm
+
+# Benchmarks write bench/results/*.json; run them on a quiet machine (the README table comes from them).
 bench: $(STAMP)
 	$(BIN)/python bench/cog_generate.py
+	$(BIN)/python bench/cog_stats.py
 	$(BIN)/python bench/cog_render.py
+	$(BIN)/python bench/clevr_render.py
+	$(BIN)/python bench/clevr_questions.py
+	$(BIN)/python bench/rcbir_ged.py
+	for m in $(MODELS); do \
+	  $(BIN)/python bench/train_step.py --model $$m --path state --precision fp32 --steps 5; \
+	  $(BIN)/python bench/train_step.py --model $$m --path pixels --precision bf16 --steps 3; \
+	done
+
+# The slow one: accuracy after real training (8 cells x 30 min, about 4 hours on 2 cores).
+bench-accuracy: $(STAMP)
+	$(BIN)/python bench/accuracy.py --minutes 30
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache .ruff_cache
