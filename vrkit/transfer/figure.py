@@ -1,0 +1,74 @@
+"""Bar figures laid out like the seed paper's (matplotlib, Agg backend, PNG written atomically).
+
+* temporal (Fig. 4): one panel; x = condition (canonical→canonical, zero-shot, fine-tuned, hard→hard),
+  one bar per model.
+* feature (Fig. 3): one panel per model, side by side; x = test set (A, B), one bar per condition
+  (train A; train A + fine-tune B per mode).
+* reasoning (Figs. 5, 6): one panel per model, side by side; x = task, one bar per condition.
+Error bars are the std over seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vrkit.utils.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from vrkit.transfer.table import Cell
+
+
+def _ordered(values) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _bars(ax, cells: Sequence[Cell], x_of, hue_of, title: str) -> None:
+    import numpy as np
+
+    xs, hues = _ordered(x_of(c) for c in cells), _ordered(hue_of(c) for c in cells)
+    by = {(x_of(c), hue_of(c)): c for c in cells}
+    width = 0.8 / max(1, len(hues))
+    pos = np.arange(len(xs))
+    cmap = __import__("matplotlib").colormaps["tab10"]
+    for j, h in enumerate(hues):
+        means = [100 * by[(x, h)].mean if (x, h) in by else 0.0 for x in xs]
+        stds = [100 * by[(x, h)].std if (x, h) in by else 0.0 for x in xs]
+        ax.bar(pos + (j - (len(hues) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=h,
+               color=cmap(j % 10))
+    ax.set_xticks(pos, xs, rotation=30 if len(xs) > 3 or max(map(len, xs)) > 14 else 0, ha="right"
+                  if len(xs) > 3 or max(map(len, xs)) > 14 else "center", fontsize=8)
+    ax.set_ylim(0, 125)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper center", ncol=min(len(hues), 3))
+
+
+def plot_recipe(cells: Sequence[Cell], out: str | Path) -> Path:
+    """Draw the figure of one recipe's cells into ``out`` (PNG); returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    recipe = cells[0].recipe
+    models = _ordered(c.model for c in cells)
+    if recipe == "temporal":
+        fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(_ordered(c.condition for c in cells))), 4))
+        _bars(ax, cells, lambda c: c.condition, lambda c: c.model, "Temporal transfer: COG canonical → hard")
+    else:
+        n_x = len(_ordered(c.task for c in cells))
+        fig, axes = plt.subplots(1, len(models), figsize=(max(5, 0.9 * n_x + 3) * len(models), 4.5),
+                                 squeeze=False, sharey=True)
+        head = "Feature transfer: CLEVR-CoGenT" if recipe == "feature" else "Reasoning transfer"
+        for ax, m in zip(axes[0], models, strict=True):
+            _bars(ax, [c for c in cells if c.model == m], lambda c: c.task, lambda c: c.condition,
+                  f"{head} — {m}")
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return out

@@ -1,0 +1,139 @@
+"""Tables of transfer results: collect test-stage results, aggregate over seeds, write CSV and Markdown.
+
+A cell is ``mean ± std`` (sample std over seeds, 0 for one seed) of the test accuracy (mean over families,
+COG convention) with the number of test examples it rests on (per seed) and the seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vrkit.errors import InputError
+from vrkit.transfer.stages import RESULTS
+from vrkit.utils.atomic import atomic_write_text
+
+
+@dataclass
+class Cell:
+    recipe: str
+    condition: str
+    task: str
+    model: str
+    mean: float
+    std: float
+    seeds: list[int]
+    examples: list[int]  # test examples per seed (same order as seeds)
+
+    def text(self) -> str:
+        n = self.examples[0] if len(set(self.examples)) == 1 else f"{min(self.examples)}-{max(self.examples)}"
+        return f"{100 * self.mean:.1f} ± {100 * self.std:.1f} (n={n})"
+
+
+def collect(dirs: Iterable[str | Path], kind: str = "test") -> list[dict[str, Any]]:
+    """Every ``kind`` stage result found under ``dirs`` (recursively), de-duplicated by (model, seed, stage)."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise InputError("not a results directory", d)
+        for path in sorted(d.rglob(RESULTS)):
+            try:
+                res = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as err:
+                raise InputError(f"invalid JSON ({err.msg})", path, err.lineno) from None
+            if res.get("kind") != kind:
+                continue
+            seen[(res.get("recipe"), res.get("model"), res.get("seed"), res.get("stage"))] = res
+    return list(seen.values())
+
+
+def aggregate(results: Sequence[dict[str, Any]]) -> list[Cell]:
+    """Cells over seeds, in recipe stage order (then model) of (recipe, condition, task, model)."""
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for r in sorted(results, key=lambda r: (r["recipe"], r.get("order", 0), r["model"])):
+        groups.setdefault((r["recipe"], r["condition"], r["task"], r["model"]), []).append(r)
+    cells = []
+    for (recipe, cond, task, model), rs in groups.items():
+        rs = sorted(rs, key=lambda r: r["seed"])
+        accs = [float(r["acc"]) for r in rs]
+        cells.append(Cell(recipe, cond, task, model, statistics.fmean(accs),
+                          statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                          [int(r["seed"]) for r in rs], [int(r["examples"]) for r in rs]))
+    return cells
+
+
+def to_csv(cells: Sequence[Cell]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["recipe", "model", "condition", "task", "mean_acc", "std_acc", "n_seeds", "seeds",
+                "examples_per_seed"])
+    for c in cells:
+        w.writerow([c.recipe, c.model, c.condition, c.task, f"{c.mean:.6f}", f"{c.std:.6f}", len(c.seeds),
+                    " ".join(map(str, c.seeds)), " ".join(map(str, c.examples))])
+    return buf.getvalue()
+
+
+def _ordered(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def to_markdown(cells: Sequence[Cell]) -> str:
+    """One table per (recipe, model): rows = tasks, columns = conditions (temporal: a single task column)."""
+    lines: list[str] = []
+    for recipe in _ordered(c.recipe for c in cells):
+        rc = [c for c in cells if c.recipe == recipe]
+        for model in _ordered(c.model for c in rc):
+            mc = [c for c in rc if c.model == model]
+            seeds = sorted({s for c in mc for s in c.seeds})
+            lines.append(f"### {recipe} — {model} (seeds {', '.join(map(str, seeds))}; "
+                         f"accuracy %, mean ± std over seeds, n = test examples per seed)")
+            lines.append("")
+            conds, tasks = _ordered(c.condition for c in mc), _ordered(c.task for c in mc)
+            by = {(c.condition, c.task): c for c in mc}
+            lines.append("| task | " + " | ".join(conds) + " |")
+            lines.append("|---|" + "---|" * len(conds))
+            for t in tasks:
+                row = [by[(k, t)].text() if (k, t) in by else "—" for k in conds]
+                lines.append(f"| {t} | " + " | ".join(row) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def flex_units_markdown(finetunes: Sequence[dict[str, Any]]) -> str:
+    """Units chosen by flex-tuning stages, one line per (recipe, model, stage), seeds in order."""
+    rows: dict[tuple[str, str, str], list[str]] = {}
+    for r in sorted(finetunes, key=lambda r: (r.get("recipe", ""), r.get("order", 0), r.get("seed", 0))):
+        if r.get("unit"):
+            rows.setdefault((r["recipe"], r["model"], r["stage"]), []).append(f"{r['unit']} (seed {r['seed']})")
+    if not rows:
+        return ""
+    lines = ["### flex-tuning: selected units", ""]
+    lines += [f"- {rec} / {model} / {stage}: {', '.join(units)}" for (rec, model, stage), units in rows.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(dirs: Sequence[str | Path], out: str | Path | None = None) -> dict[str, Path]:
+    """Collect ``dirs``, write ``results.csv``, ``results.md`` and one figure per recipe into ``out``
+    (default: the first directory). Returns the written paths."""
+    from vrkit.transfer.figure import plot_recipe
+
+    results = collect(dirs)
+    if not results:
+        raise InputError("no finished test stages found", dirs[0] if dirs else None)
+    cells = aggregate(results)
+    out = Path(out or dirs[0])
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": out / "results.csv", "md": out / "results.md"}
+    atomic_write_text(paths["csv"], to_csv(cells))
+    atomic_write_text(paths["md"], to_markdown(cells) + flex_units_markdown(collect(dirs, "finetune")))
+    for recipe in _ordered(c.recipe for c in cells):
+        paths[f"figure_{recipe}"] = plot_recipe([c for c in cells if c.recipe == recipe],
+                                                out / f"figure_{recipe}.png")
+    return paths
