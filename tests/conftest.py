@@ -32,3 +32,14 @@ def clevr_sample(shared_data: Path) -> Path:
     if not p.is_dir():
         pytest.skip("clevr-official-engine-sample is absent")
     return p
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models gain nothing from 2 intra-op threads, and `pytest -n 2` already uses both cores."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -16,12 +16,7 @@ BASELINES = ["cog_baseline", "mac", "relation_net", "cnn_lstm"]
 IMAGE = 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small(name: str, **overrides) -> torch.nn.Module:

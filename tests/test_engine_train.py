@@ -41,13 +41,7 @@ def _tiny(tmp: Path, model: dict, **extra) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from 2 threads and suffer most from a shared, loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 RN = {"name": "relation_net", "g_width": 32, "f_width": 32, "g_layers": 2, "embedding_size": 16,

@@ -13,13 +13,7 @@ IMAGE = 32  # small frames: the COG CNN gives a 2×2 feature map
 WORLDS = {"cog": {"T": 4, "num_answers": 55, "pointing": True}, "clevr": {"T": 1, "num_answers": 28, "pointing": False}}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread avoids oversubscription (pytest -n 2 already uses both cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small(name: str, **overrides) -> torch.nn.Module:

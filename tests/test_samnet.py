@@ -27,12 +27,7 @@ REFERENCE_UNITS = {"question_encoder": 236_608, "image_encoder": 130_496 + 16_51
 TINY = {"dim": 16, "steps": 3, "slots": 4, "embed_dim": 8, "question_hidden": 8, "cnn_channels": (4, 4, 4, 8)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def count(module: torch.nn.Module) -> int:
