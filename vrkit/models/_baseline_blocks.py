@@ -13,10 +13,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-NEG = -1e9  # additive mask value (finite: rows with every item masked give a uniform softmax, not NaN)
-
-# COG point target width (cog-spec §9): exp(-d² / 0.02) on the grid points
-POINT_SIGMA2 = 0.02
+from vrkit.models.layers.attention import NEG_INF as NEG  # noqa: F401 - re-exported to the baselines
+from vrkit.models.layers.attention import masked_softmax  # noqa: F401 - re-exported to the baselines
+from vrkit.models.layers.pointing import location_kernel  # COG bump exp(-d²/0.02) over the grid
 
 
 # ----------------------------------------------------------------------------------------------- question
@@ -156,39 +155,17 @@ def object_xy(objects: Tensor, xy_features: Sequence[int]) -> Tensor:
 
 
 # ------------------------------------------------------------------------------------------- grid / pointing
-def grid_points(grid: int, device: torch.device | None = None) -> Tensor:
-    """COG pointing lattice (cog-spec §9): points {0, 1/(g-1), …, 1}², index = row·g + col (row = y): [G, 2]
-    """
-    v = torch.linspace(0.0, 1.0, grid, device=device)
-    yy, xx = torch.meshgrid(v, v, indexing="ij")
-    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)
-
-
-def splat_weights(xy: Tensor, grid: int) -> Tensor:
-    """Each object's normalised bump exp(-d²/0.02) over the grid points (COG target shape): [..., N, G]."""
-    pts = grid_points(grid, xy.device)  # (G, 2)
-    d2 = ((xy.unsqueeze(-2) - pts) ** 2).sum(-1)  # (..., N, G)
-    return torch.softmax(-d2 / POINT_SIGMA2, dim=-1)
-
-
 def objects_to_grid(values: Tensor, xy: Tensor, mask: Tensor, grid: int) -> Tensor:
     """Rasterise per-object vectors onto the grid: values [M, N, C], xy [M, N, 2], mask [M, N] -> [M, G, C].
     """
-    w = splat_weights(xy, grid) * mask.unsqueeze(-1).to(values.dtype)  # (M, N, G)
+    w = location_kernel(xy, grid) * mask.unsqueeze(-1).to(values.dtype)  # (M, N, G)
     return torch.einsum("mng,mnc->mgc", w, values)
 
 
 def item_probs_to_point_logits(probs: Tensor, xy: Tensor, grid: int, eps: float = 1e-6) -> Tensor:
     """An attention over objects -> pointing logits: log Σ_n p_n · bump_n. probs [M, N] -> [M, G]."""
-    q = torch.einsum("mn,mng->mg", probs, splat_weights(xy, grid))
+    q = torch.einsum("mn,mng->mg", probs, location_kernel(xy, grid))
     return torch.log(q + eps)
-
-
-def masked_softmax(scores: Tensor, mask: Tensor | None, dim: int = -1) -> Tensor:
-    """Softmax over ``dim`` ignoring positions where ``mask`` is False."""
-    if mask is not None:
-        scores = scores.masked_fill(~mask, NEG)
-    return torch.softmax(scores, dim=dim)
 
 
 def masked_mean(x: Tensor, mask: Tensor, dim: int) -> Tensor:
