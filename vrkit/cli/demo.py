@@ -77,11 +77,10 @@ def run_demo(out: Path, minutes: float, n_per_family: int, families: str, seed: 
              overrides: list[str] | None = None, log=print, official: Path | None = None) -> dict[str, Any]:
     """Generate, train, evaluate, plot; returns the summary written to ``OUT/demo.json``. ``official``: the
     official sample directory to evaluate on (default :func:`official_sample_dir`; skipped when absent)."""
-    from vrkit.engine.cog_data import resolve_families
     from vrkit.engine.evaluate import evaluate, format_table, load_task, parse_data_spec
     from vrkit.engine.run import train
     from vrkit.utils.atomic import atomic_write_text
-    from vrkit.worlds.cog.constants import GROUPS, VARIANTS
+    from vrkit.worlds.cog.constants import GROUPS, VARIANTS, resolve_families
     from vrkit.worlds.cog.dataset import GenerateConfig, generate_dataset
 
     fams = resolve_families(families.split(",") if "," in families else families)

@@ -18,20 +18,13 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _families(text: str) -> list[str]:
-    from vrkit.worlds.cog.constants import FAMILIES, GROUPS
+    from vrkit.worlds.cog.constants import resolve_families
 
-    if text == "all":
-        return list(FAMILIES)
-    out: list[str] = []
-    for name in (t.strip() for t in text.split(",") if t.strip()):
-        if name in GROUPS:
-            out += [f for f in GROUPS[name] if f not in out]
-        elif name in FAMILIES:
-            if name not in out:
-                out.append(name)
-        else:
-            raise InputError(f"unknown COG family or group {name!r} (see `vrkit generate cog --help`)")
-    return out
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return resolve_families(names[0] if len(names) == 1 else names)
+    except ValueError as err:
+        raise InputError(f"{err} (see `vrkit generate cog --help`)") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     gsub = p.add_subparsers(dest="world", metavar="WORLD")
     c = gsub.add_parser(
         "cog", help="COG videos: official gzipped JSON lines",
-        description="Generate COG data. Families: 'all', or a comma list of family and group names "
-                    "(groups: Basic, Obj-Attr, Compare, Spatial, Cognitive, Point-*).")
+        description="Generate COG data. Families: 'all', 'classification', 'pointing', or a comma list of "
+                    "family and group names (groups: Basic, Obj-Attr, Compare, Spatial, Cognitive, Point-*).")
     c.add_argument("--variant", choices=["canonical", "hard"], default="canonical")
     c.add_argument("--frames", type=int, help="override frames per example (E)")
     c.add_argument("--memory", type=int, help="override the look-back (max_memory)")

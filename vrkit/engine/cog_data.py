@@ -8,7 +8,6 @@ seed, so they are the same examples at every evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -19,39 +18,14 @@ from vrkit.data import CogFileDataset, CogStreamDataset, collate_cog, encode_exa
 from vrkit.engine.config import DataConfig, OptimConfig, SourceConfig
 from vrkit.engine.datamodule import WorldDataModule
 from vrkit.worlds.cog.constants import (
-    CLASSIFICATION_FAMILIES,
     FAMILIES,
-    FAMILY_INDEX,
     GROUPS,
     OUTPUT_VOCAB,
-    POINTING_FAMILIES,
     VARIANTS,
+    resolve_families,
 )
 
 _SPLIT_SALT = {"train": 0, "val": 1, "test": 2}
-
-
-def resolve_families(spec: str | Sequence[str] | None) -> list[str]:
-    """Family names from ``"all"``, ``"classification"``, ``"pointing"``, a group name or a list of names/groups."""
-    if spec is None or spec == "all":
-        return list(FAMILIES)
-    if spec == "classification":
-        return list(CLASSIFICATION_FAMILIES)
-    if spec == "pointing":
-        return [f for f in FAMILIES if f in POINTING_FAMILIES]
-    items = [spec] if isinstance(spec, str) else list(spec)
-    out: list[str] = []
-    for name in items:
-        if name in GROUPS:
-            out.extend(f for f in GROUPS[name] if f not in out)
-        elif name in FAMILY_INDEX:
-            if name not in out:
-                out.append(name)
-        else:
-            raise ValueError(f"unknown COG family or group {name!r}")
-    if not out:
-        raise ValueError("families must not be empty")
-    return out
 
 
 class StreamMap(Dataset):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 COLORS: tuple[str, ...] = (
@@ -100,3 +101,26 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Point-Compare": ("SimpleCompareColorGo", "SimpleCompareShapeGo", "CompareColorGo", "CompareShapeGo"),
 }
 assert sorted(f for g in GROUPS.values() for f in g) == sorted(FAMILIES)
+
+
+def resolve_families(spec: str | Sequence[str] | None) -> list[str]:
+    """Family names from ``"all"``, ``"classification"``, ``"pointing"``, a group name or a list of names/groups."""
+    if spec is None or spec == "all":
+        return list(FAMILIES)
+    if spec == "classification":
+        return list(CLASSIFICATION_FAMILIES)
+    if spec == "pointing":
+        return [f for f in FAMILIES if f in POINTING_FAMILIES]
+    items = [spec] if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for name in items:
+        if name in GROUPS:
+            out.extend(f for f in GROUPS[name] if f not in out)
+        elif name in FAMILY_INDEX:
+            if name not in out:
+                out.append(name)
+        else:
+            raise ValueError(f"unknown COG family or group {name!r}")
+    if not out:
+        raise ValueError("families must not be empty")
+    return out
