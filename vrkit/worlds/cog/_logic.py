@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vrkit.worlds.cog._nodes import INVALID, SKIP, UNSET, Node, Sel, _different, _Getter, hand
+from vrkit.worlds.cog._nodes import INVALID, SKIP, UNSET, Go, Node, Sel, _different, _Getter, hand
 from vrkit.worlds.cog._scene import Scene
 
 
@@ -167,8 +167,6 @@ def guess_order(root: Node) -> list[Node]:
 
 def question_text(root: Node) -> str:
     """The question with its end mark: ' ?' for Color/Shape/Exist/Same/And roots, If ends in ' .'."""
-    from vrkit.worlds.cog._nodes import Go
-
     text = root.text()
     if isinstance(root, If | Go):
         return text

@@ -28,10 +28,7 @@ class Obj:
         self.x, self.y, self.color, self.shape = x, y, color, shape
         self.start, self.end, self.dist = start, end, dist
 
-    def sort_key(self) -> tuple:
-        return (self.x, self.y, self.color, self.shape)
-
-    def to_json(self, frames: int) -> dict:
+    def to_json(self) -> dict:
         epochs = self.start if self.end - self.start == 1 else list(range(self.start, self.end))
         return {"color": self.color, "epochs": epochs, "is_distractor": self.dist,
                 "location": [self.x, self.y], "shape": self.shape}
@@ -196,4 +193,4 @@ class Scene:
             self.add(color, shape, None, "now", t, check=False, dist=True)
 
     def to_json(self) -> list[dict]:
-        return [o.to_json(self.E) for o in self.objs]
+        return [o.to_json() for o in self.objs]
