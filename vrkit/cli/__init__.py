@@ -16,7 +16,8 @@ from vrkit import __version__
 from vrkit.errors import InputError
 
 # Modules registering sub-commands, in help order.
-_COMMAND_MODULES = ("generate", "cog", "clevr", "show", "train", "demo", "models", "transfer")
+_COMMAND_MODULES = ("generate", "cog", "clevr", "show", "train", "demo", "models", "transfer", "retrieve", "explain",
+                    "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

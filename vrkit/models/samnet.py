@@ -38,6 +38,12 @@ Units (``units()``, input to output) and parameters in the reference COG pixel c
     Total 1,021,209 = 1,014,879 (reference, exactly) + 6,330. State path: ``state_encoder`` (linear F → d and
     the feature projection) replaces ``image_encoder``.
 
+Null item (``null_item=True``; our addition, advised by samnet.md's prototype notes): a learned vector appended
+    to every frame's items, so visual attention has somewhere to rest when nothing matches ("exist?" questions
+    then read "attention went to nothing"). It has no location (zero row in the pointing kernel); the trace's
+    ``visual_attention`` covers the real items only and ``null_attention`` [B, T, K] holds the rest.
+    d extra parameters.
+
 Trace (``forward(batch, trace=True)["trace"]``), per frame t and step k, shapes [B, T, K, ·]:
     visual_attention (N items), word_attention (L words), temporal (now, last, latest, none), gates
     (image_match, memory_match, do_replace, do_add_new), read_head (S slots), write_head (S, the head
@@ -78,6 +84,7 @@ class SAMNetConfig(IOConfig):
     channels_last: bool = True  # CNN memory format (faster on CPU with bf16 autocast)
     xy_offset: int = -2  # state path: objects[..., xy_offset : xy_offset + 2] = (x, y) for pointing
     compile_step: bool = False  # torch.compile the reasoning step (fuses its small ops; first call compiles)
+    null_item: bool = False  # a learned "nothing here" item appended to every frame's items (see module docstring)
 
 
 class _ImageEncoder(nn.Module):
@@ -130,6 +137,7 @@ class SAMNet(ReasoningModel):
         hidden = qdim + d
         self.output_unit = nn.Sequential(nn.Linear(hidden, hidden), nn.ELU(), nn.Linear(hidden, cfg.num_answers))
         self.pointing_head = PointingHead(d, cfg.steps, cfg.grid) if cfg.pointing else None
+        self.null_item = nn.Parameter(torch.zeros(d)) if cfg.null_item else None
 
     # -- interface -------------------------------------------------------------------------------
     def units(self) -> dict[str, nn.Module]:
@@ -166,6 +174,8 @@ class SAMNet(ReasoningModel):
                 if G:
                     xy = objects[..., cfg.xy_offset: cfg.xy_offset + 2 or None].float()
                     kernel = location_kernel(xy, cfg.grid)  # (B, T, N, G)
+            if self.null_item is not None:
+                feats, mask, kernel = self._with_null_item(feats, mask, kernel, G)
             control, word_attn, temporal = self.controller(q, words, word_mask)
             cell = self.reasoning_cell(feats, mask, control, temporal, kernel, G, trace)
             T = feats.shape[1]
@@ -175,9 +185,27 @@ class SAMNet(ReasoningModel):
                 result["point_logits"] = self.pointing_head(cell.summary, cell.evidence)
             if trace:
                 tr = dict(cell.trace)
+                if self.null_item is not None:  # report attention over the real items; the rest went to "nothing"
+                    tr["null_attention"] = tr["visual_attention"][..., -1]
+                    tr["visual_attention"] = tr["visual_attention"][..., :-1]
                 tr["word_attention"] = word_attn.unsqueeze(1).expand(-1, T, -1, -1)  # (B, T, K, L)
                 tr["temporal"] = temporal.unsqueeze(1).expand(-1, T, -1, -1)  # (B, T, K, 4)
                 if cell.evidence is not None:
                     tr["point_evidence"] = cell.evidence  # (B, T, K, G)
                 result["trace"] = tr
         return result
+
+    def _with_null_item(self, feats: Tensor, mask: Tensor | None, kernel: Tensor | None,
+                        G: int) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Append the learned null item: feats [B, T, N, d] → [B, T, N + 1, d]; mask gets True; the pointing
+        kernel gets a zero row (attention on "nothing" is no location evidence)."""
+        B, T, N, d = feats.shape
+        feats = torch.cat([feats, self.null_item.expand(B, T, 1, d)], dim=2)
+        if mask is not None:
+            mask = torch.cat([mask, mask.new_ones(B, T, 1)], dim=2)
+        if G:
+            if kernel is None:  # identity: items are the grid cells
+                kernel = torch.eye(N, G, dtype=feats.dtype, device=feats.device)
+            pad = kernel.new_zeros(*kernel.shape[:-2], 1, kernel.shape[-1])
+            kernel = torch.cat([kernel, pad], dim=-2)
+        return feats, mask, kernel
