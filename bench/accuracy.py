@@ -39,8 +39,13 @@ def run_cell(model: str, path: str, precision: str, minutes: float, args: argpar
         f"data.batch_size={args.batch_size}", "optim.lr=1e-3", "optim.weight_decay=0", "optim.clip=10",
         "optim.clip_mode=norm", "optim.warmup_start_lr=2.5e-4", "optim.warmup_every=1", "trainer.max_epochs=100000",
         f"trainer.max_minutes={minutes}", f"trainer.precision={precision}", f"seed={args.seed}", f"run_dir={run}",
+        f"data.workers={args.workers}", *args.set,
     ]
-    cfg = load_config(None, overrides)
+    base = None
+    if args.base == "cpu":  # the model's cpu-scale recipe (widths sized for 2 cores), then the bench's settings
+        base = ROOT / "configs" / "cog" / f"{model}_cpu.yaml"
+        overrides.append("trainer.early_stopping_patience=null")
+    cfg = load_config(base, overrides)
     t0 = time.perf_counter()
     res = train(cfg)
     train_s = time.perf_counter() - t0
@@ -57,6 +62,7 @@ def run_cell(model: str, path: str, precision: str, minutes: float, args: argpar
         "eval_s": round(time.perf_counter() - t1, 1), "eval_examples": summary["examples"],
         "acc": round(summary["acc"], 4), "frames_acc": round(summary["frames_acc"], 4),
         "groups": {g: round(v["acc"], 4) for g, v in summary["groups"].items()},
+        "families": {f: round(v["acc"], 4) for f, v in summary["families"].items()},
         "params": sum(p.numel() for p in task.parameters()),
     }
 
@@ -75,11 +81,17 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=4600)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default=None)
+    ap.add_argument("--base", choices=("cpu", "defaults"), default="cpu",
+                    help="cpu: configs/cog/<model>_cpu.yaml as the base; defaults: the model's reference sizes")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 when two benches share the 2 cores)")
+    ap.add_argument("--workers", type=int, default=0, help="data-generation worker processes")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra config override for every cell, e.g. model.steps=4 (repeatable)")
     args = ap.parse_args()
     minutes = args.minutes
     if args.smoke:
         minutes, args.eval_n, args.epoch_size = 0.1, 96, 960
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(max(1, min(args.threads, os.cpu_count() or 1)))
     cells = []
     with tempfile.TemporaryDirectory(prefix="vrkit-acc-") as tmp:
         for model in args.models.split(","):
@@ -91,7 +103,8 @@ def main() -> None:
     tag = args.tag or ("smoke" if args.smoke else f"{minutes:g}min")
     out = {"bench": "accuracy", "tag": tag, "variant": "canonical", "families": args.families,
            "minutes_per_cell": minutes, "torch": torch.__version__, "threads": torch.get_num_threads(),
-           "machine": platform.machine(), "note": "2 shared CPU cores, measured under load from other jobs",
+           "machine": platform.machine(), "workers": args.workers, "overrides": args.set, "base": args.base,
+           "command": " ".join(sys.argv),
            "cells": cells}
     path = ROOT / "bench" / "results" / f"accuracy_{tag}.json"
     atomic_write_text(path, json.dumps(out, indent=1))

@@ -155,3 +155,38 @@ def test_models_command_lists_samnet_with_its_counts(capsys) -> None:
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "samnet" in out and f"{REFERENCE_TOTAL + 6330:,}" in out
+
+
+@pytest.mark.parametrize("path", ["state", "pixels"])
+def test_null_item_takes_the_rest_of_the_attention_and_no_location(path: str) -> None:
+    torch.manual_seed(0)
+    B, T, N = 3, 2, 5
+    model = build_model("samnet", path=path, null_item=True, **TINY)
+    with torch.no_grad():
+        model.null_item.normal_()  # a non-zero null item, so it competes for attention
+    batch = make_batch(B, T, path, N=N)
+    model.eval()
+    with torch.no_grad():
+        out = model(batch, trace=True)
+    tr = out["trace"]
+    if path == "state":
+        items = N
+    else:
+        h, w = model.image_encoder.cnn.feature_hw(*batch["frames"].shape[-2:])
+        items = h * w
+    assert tr["visual_attention"].shape == (B, T, TINY["steps"], items)
+    assert tr["null_attention"].shape == (B, T, TINY["steps"])
+    assert (tr["null_attention"] > 0).all()
+    torch.testing.assert_close(tr["visual_attention"].sum(-1) + tr["null_attention"], torch.ones(B, T, TINY["steps"]))
+    if path == "state":  # absent objects still get nothing
+        absent = ~batch["object_mask"].unsqueeze(2).expand(-1, -1, TINY["steps"], -1)
+        assert (tr["visual_attention"][absent] == 0).all()
+    # pointing evidence only comes from real items: its mass is what the real items got (times the gates)
+    ev = tr["point_evidence"].sum(-1)
+    assert (ev <= tr["gates"][..., 0] * (1 - tr["null_attention"]) + tr["gates"][..., 1] + 1e-5).all()
+    # the null item is trained
+    model.train()
+    model(batch)["logits"].sum().backward()
+    assert model.null_item.grad.abs().sum() > 0
+    assert sum(p.numel() for p in model.parameters()) == sum(
+        p.numel() for p in build_model("samnet", path=path, **TINY).parameters()) + TINY["dim"]

@@ -1,5 +1,8 @@
 """Relational content-based image retrieval (R-CBIR, transfer.md): scene graphs, graph edit distance
-ground truth and ranking metrics. Feature extraction from trained models comes separately."""
+ground truth and ranking metrics (imported here, numpy/scipy only). Feature indexes from trained models live in
+:mod:`vrkit.retrieval.features` (``extract_index``, ``save_index``, ``load_index``), evaluation in
+:mod:`vrkit.retrieval.evaluation` (``evaluate_indexes``) and queries in :mod:`vrkit.retrieval.query` (these import
+torch, so they are not re-exported here)."""
 
 from vrkit.retrieval.ged import (
     approx_ged,
