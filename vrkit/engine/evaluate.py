@@ -51,7 +51,9 @@ def parse_data_spec(spec: Sequence[str], families: str | list[str] | None = None
     return SourceConfig(kind="files", paths=list(spec), families=families)
 
 
-def _loader(task: ReasoningTask, source: SourceConfig, batch_size: int | None):
+def eval_dataset(task: ReasoningTask, source: SourceConfig):
+    """(dataset, datamodule) of ``source`` built with the checkpoint's data config; a bad source is an
+    InputError (``--data``). Shared by ``vrkit eval``/``predict`` and ``vrkit explain``."""
     dcfg = task.cfg.data
     dm_cls = datamodule_class(dcfg.world)
     try:
@@ -61,7 +63,11 @@ def _loader(task: ReasoningTask, source: SourceConfig, batch_size: int | None):
     except ValueError as err:
         raise InputError(str(err)) from None
     dm = dm_cls(dcfg, task.cfg.optim, task.cfg.seed)
-    ds = dm.make_dataset(source, "test")
+    return dm.make_dataset(source, "test"), dm
+
+
+def _loader(task: ReasoningTask, source: SourceConfig, batch_size: int | None):
+    ds, dm = eval_dataset(task, source)
     return ds, dm.eval_loader(ds, batch_size)
 
 

@@ -107,18 +107,11 @@ class Explanation:
 
 
 def _dataset(task: Any, source: SourceConfig) -> tuple[Any, Any]:
-    """(dataset, collate) of ``source`` as ``vrkit eval`` builds them (the checkpoint's data config)."""
-    from vrkit.engine.data import datamodule_class
+    """(dataset, datamodule class) of ``source`` as ``vrkit eval`` builds them (the checkpoint's data config)."""
+    from vrkit.engine.evaluate import eval_dataset
 
-    dm_cls = datamodule_class(task.cfg.data.world)
-    try:
-        dm_cls.check_source(source, "--data")
-    except InputError:
-        raise
-    except ValueError as err:
-        raise InputError(str(err)) from None
-    dm = dm_cls(task.cfg.data, task.cfg.optim, task.cfg.seed)
-    return dm.make_dataset(source, "test"), dm_cls
+    ds, dm = eval_dataset(task, source)
+    return ds, type(dm)
 
 
 def load_example(task: Any, source: SourceConfig, index: int, data_label: str) -> tuple[dict[str, torch.Tensor],
