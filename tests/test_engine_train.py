@@ -190,3 +190,26 @@ def test_checkpoints_are_written_atomically(tmp_path):
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
     io.save_checkpoint({"a": torch.ones(2)}, target)
     assert torch.equal(torch.load(target)["a"], torch.ones(2))
+
+
+def test_metrics_csv_survives_a_crash_while_a_new_column_is_added(tmp_path, monkeypatch):
+    """Lightning rewrites metrics.csv in place when a column appears; a kill then lost all rows (seen in CI)."""
+    from vrkit.engine._csvlog import ResumableCSVLogger
+
+    log = ResumableCSVLogger(str(tmp_path))
+    log.log_metrics({"val/acc": 0.5, "epoch": 0}, step=3)
+    log.save()
+    before = (tmp_path / "metrics.csv").read_text()
+    log.log_metrics({"train/loss_epoch": 1.0, "epoch": 0}, step=4)  # a new column -> header rewrite
+
+    def die(*a, **k):
+        raise KeyboardInterrupt("killed mid-write")
+
+    monkeypatch.setattr(csv.DictWriter, "writerows", die)
+    with pytest.raises(KeyboardInterrupt):
+        log.save()
+    monkeypatch.undo()
+    assert (tmp_path / "metrics.csv").read_text() == before
+    log.save()
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert [r["val/acc"] for r in rows] == ["0.5", ""] and rows[1]["train/loss_epoch"] == "1.0"

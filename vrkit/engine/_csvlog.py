@@ -12,9 +12,31 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 
 class _AppendingWriter(ExperimentWriter):
-    """Keeps the rows of earlier attempts whose epoch is <= ``keep_epoch`` (None: start a fresh file)."""
+    """Keeps the rows of earlier attempts whose epoch is <= ``keep_epoch`` (None: start a fresh file), and never
+    leaves a half-written file: Lightning rewrites ``metrics.csv`` in place whenever a new column appears, so a
+    kill -9 during that rewrite used to lose every row logged so far (seen in CI). Each save here writes the whole
+    file to a temp path and renames it into place (the file is a few hundred rows; the cost is negligible)."""
 
     keep_epoch: int | None = None
+
+    def save(self) -> None:
+        if not self.metrics:
+            return
+        from vrkit.utils.atomic import atomic_open
+
+        self._record_new_keys()
+        old: list[dict[str, Any]] = []
+        if os.path.isfile(self.metrics_file_path):
+            with open(self.metrics_file_path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                old = list(reader)
+                self.metrics_keys = sorted(set(self.metrics_keys) | set(reader.fieldnames or []))
+        with atomic_open(self.metrics_file_path, "w") as fh:
+            w = csv.DictWriter(fh, fieldnames=self.metrics_keys)
+            w.writeheader()
+            w.writerows(old)
+            w.writerows(self.metrics)
+        self.metrics = []
 
     def _check_log_dir_exists(self) -> None:
         path = self.metrics_file_path
@@ -26,8 +48,8 @@ class _AppendingWriter(ExperimentWriter):
             with open(path, newline="") as fh:
                 reader = csv.DictReader(fh)
                 fields = list(reader.fieldnames or [])
-                rows = [r for r in reader if r.get("epoch", "") in ("", None)
-                        or float(r["epoch"]) <= self.keep_epoch]
+                rows = [r for r in reader if None not in r.values() and None not in r  # drop torn rows
+                        and (r.get("epoch", "") == "" or float(r["epoch"]) <= self.keep_epoch)]
         from vrkit.utils.atomic import atomic_open
 
         if not rows:
