@@ -196,3 +196,15 @@ def test_feature_end_to_end_and_clevr_reasoning_conditions(tmp_path, monkeypatch
     conds = {s.meta["condition"] for s in build_stages(spec, 0) if s.kind == "test"}
     assert conds == {"only t", "all tasks", "all but t (zero-shot)", "all but t + ft t [full]",
                      "all + ft t [full]"}
+
+
+def test_budget_is_shared_by_open_training_runs_only():
+    """Fine-tuning runs are epoch-bounded, so only the open-ended training runs split the recipe's minutes."""
+    from vrkit.transfer.recipes import TRAIN_SHARE, RecipeSpec, build_stages
+
+    spec = RecipeSpec("temporal", "samnet", "tiny", [0, 1], Path("unused"), minutes=12.0,
+                      ft_modes=["full", "head", "flex-fast"])
+    stages = build_stages(spec, 0)
+    trains = [s for s in stages if s.kind == "train"]
+    assert len(trains) == 2 and sum(s.kind == "finetune" for s in stages) == 3
+    assert all(s.meta["budget"] == pytest.approx(TRAIN_SHARE * 12.0 / (2 * 2)) for s in trains)
