@@ -221,3 +221,22 @@ def test_task_rebuilds_without_the_training_files(cog_sample, tmp_path):
     task = ReasoningTask(tree)
     assert task.hparams["config"]["data"]["train"]["paths"] == [str(tmp_path / "moved-away")]
     assert task.cfg.model.options["g_width"] == 16
+
+
+def test_cosine_decay_factor_shape():
+    from vrkit.engine.schedule import decay_factor
+
+    f = [decay_factor(s, 100, 0.5, 0.1) for s in range(0, 121, 10)]
+    assert f[:6] == [1.0] * 6  # flat until half of max_steps
+    assert all(b < a for a, b in zip(f[5:11], f[6:11]))  # then strictly decreasing
+    assert f[10] == pytest.approx(0.1) and f[12] == pytest.approx(0.1)
+    assert decay_factor(75, 100, 0.5, 0.0) == pytest.approx(0.5)  # halfway down the cosine
+
+
+def test_cosine_decay_needs_max_steps(tmp_path):
+    import yaml
+
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump({"model": {"name": "samnet"}, "optim": {"decay": "cosine"}}))
+    with pytest.raises(InputError, match="max_steps"):
+        load_config(p)

@@ -213,3 +213,24 @@ def test_metrics_csv_survives_a_crash_while_a_new_column_is_added(tmp_path, monk
     log.save()
     rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
     assert [r["val/acc"] for r in rows] == ["0.5", ""] and rows[1]["train/loss_epoch"] == "1.0"
+
+
+def test_cosine_decay_sets_the_optimizer_lr(tmp_path, monkeypatch):
+    from vrkit.engine.schedule import decay_factor
+
+    cfg = load_config(_tiny(tmp_path, RN, optim={"decay": "cosine", "decay_start": 0.25, "decay_floor": 0.1,
+                                                 "warmup_start_lr": None},
+                            trainer={"max_epochs": 100, "max_steps": 6}), [f"run_dir={tmp_path / 'r'}"])
+    res = train(cfg)
+    assert res["steps"] == 6  # 4 steps per epoch: the run stops inside its second epoch
+    last = torch.load(tmp_path / "r" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["global_step"] == 6, "the final weights of a run stopped mid-epoch must be checkpointed"
+    assert last["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(1e-3 * decay_factor(5, 6, 0.25, 0.1))
+    # the final weights were validated: final_metrics holds their accuracy, as eval of last.ckpt shows
+    from vrkit.engine import evaluate as ev
+
+    task = ev.load_task(tmp_path / "r" / "checkpoints" / "last.ckpt")
+    dm = ev.datamodule_class("cog")(task.cfg.data, task.cfg.optim, task.cfg.seed)
+    monkeypatch.setattr(ev, "eval_dataset", lambda t, src: (dm.make_dataset(src, "val"), dm))  # the val split
+    again = ev.evaluate(task, task.cfg.data.val)
+    assert again["examples"] == 32 and res["val"]["acc"] == pytest.approx(again["acc"])

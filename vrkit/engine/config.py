@@ -68,6 +68,11 @@ class OptimConfig:
     warmup_every: int = 1
     warmup_unit: Literal["step", "epoch"] = "epoch"
     # Increasing batch size (seed 002): batch = min(batch_max, batch_size * 2 ** (epoch // batch_double_every)).
+    # Cosine decay to lr * decay_floor over the steps from decay_start (fraction of trainer.max_steps) to max_steps;
+    # step-based, so a run is reproducible (a time-based schedule would depend on the machine's speed).
+    decay: Literal["none", "cosine"] = "none"
+    decay_start: float = 0.0
+    decay_floor: float = 0.05
     batch_double_every: int | None = None
     batch_max: int | None = None
     answer_balanced: bool = False  # files only: answer-balanced sampling (with replacement)
@@ -193,6 +198,10 @@ def from_dict(tree: dict[str, Any]) -> TrainConfig:
         raise ValueError("optim.answer_balanced needs a files train source (data.train.kind: files)")
     if cfg.optim.warmup_every < 1:
         raise ValueError("optim.warmup_every must be >= 1")
+    if cfg.optim.decay == "cosine" and cfg.trainer.max_steps <= 0:
+        raise ValueError("optim.decay=cosine needs trainer.max_steps > 0 (the schedule is defined over steps)")
+    if not (0.0 <= cfg.optim.decay_start < 1.0 and 0.0 <= cfg.optim.decay_floor <= 1.0):
+        raise ValueError("optim.decay_start must be in [0, 1) and optim.decay_floor in [0, 1]")
     return cfg
 
 

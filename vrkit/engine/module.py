@@ -18,7 +18,7 @@ from torch import Tensor
 from vrkit.engine.config import TrainConfig, from_dict
 from vrkit.engine.data import datamodule_class
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, reverse_questions, summarize
-from vrkit.engine.schedule import warmup_lr
+from vrkit.engine.schedule import decay_factor, warmup_lr
 
 
 def model_kwargs(cfg: TrainConfig) -> dict[str, Any]:
@@ -136,7 +136,10 @@ class ReasoningTask(L.LightningModule):
     def _lr_now(self) -> float:
         o = self.cfg.optim
         t = self.global_step if o.warmup_unit == "step" else self.current_epoch
-        return warmup_lr(t, o.lr, o.warmup_start_lr, o.warmup_every)
+        lr = warmup_lr(t, o.lr, o.warmup_start_lr, o.warmup_every)
+        if o.decay == "cosine":
+            lr *= decay_factor(self.global_step, self.cfg.trainer.max_steps, o.decay_start, o.decay_floor)
+        return lr
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # Dropout etc. draw from a generator seeded by (seed, step, rank), and the lr schedule is a pure function

@@ -87,6 +87,30 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list | None = None
     )
 
 
+def save_final_weights(trainer: L.Trainer, task: L.LightningModule, dm: L.LightningDataModule,
+                       run_dir: Path) -> bool:
+    """Checkpoint the final weights of a fit that stopped inside an epoch (time or step budget).
+
+    Lightning checkpoints at validation (or epoch) ends only, so the updates after the last one were lost. Here
+    the final weights are validated (when there is a validation set), written to ``last.ckpt`` and, if they
+    score better, to ``best.ckpt``. Returns True when something was saved."""
+    ckpts = run_dir / "checkpoints"
+    last = ckpts / "last.ckpt"
+    saved = torch.load(last, map_location="cpu", weights_only=False)["global_step"] if last.exists() else 0
+    if trainer.global_step <= saved:
+        return False
+    cb = trainer.checkpoint_callback
+    score = None
+    if trainer.num_val_batches and sum(trainer.num_val_batches) > 0:
+        trainer.validate(task, datamodule=dm, verbose=False)
+        score = task.last_summary.get("val", {}).get("acc")
+    trainer.save_checkpoint(last)
+    best = cb.best_model_score if cb is not None else None
+    if score is not None and (best is None or score > float(best)):
+        trainer.save_checkpoint(ckpts / "best.ckpt")
+    return True
+
+
 def train(cfg: TrainConfig, resume: bool = False, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Train per ``cfg``; returns the final summary ``{"run_dir", "val": {...}, "test": {...}, "epochs", "steps"}``."""
     _quiet()
@@ -110,6 +134,7 @@ def train(cfg: TrainConfig, resume: bool = False, run_dir: str | Path | None = N
         run.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run / "config.yaml", dump_yaml(cfg))
     trainer.fit(task, datamodule=dm, ckpt_path=str(last) if resume else None)
+    save_final_weights(trainer, task, dm, run)
     final = run / "final_metrics.json"
     if resume and not task.last_summary and final.exists():  # the run had already finished: nothing new
         return json.loads(final.read_text())

@@ -107,7 +107,7 @@ def finetune_run(cfg: TrainConfig, source_ckpt: str | Path, run_dir: str | Path,
     from vrkit.engine.data import build_datamodule
     from vrkit.engine.evaluate import load_task
     from vrkit.engine.module import ReasoningTask
-    from vrkit.engine.run import build_trainer
+    from vrkit.engine.run import build_trainer, save_final_weights
 
     _quiet()
     run = Path(run_dir)
@@ -133,5 +133,6 @@ def finetune_run(cfg: TrainConfig, source_ckpt: str | Path, run_dir: str | Path,
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run / "config.yaml", dump_yaml(cfg))
     trainer.fit(task, datamodule=dm, ckpt_path=str(last) if resume else None)
+    save_final_weights(trainer, task, dm, run)
     return {"ckpt": str(best_ckpt(run)), "epochs": trainer.current_epoch, "steps": trainer.global_step,
             "units": None if units is None else list(units)}
