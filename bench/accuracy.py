@@ -45,6 +45,14 @@ def run_cell(model: str, path: str, precision: str, minutes: float, args: argpar
     if args.base == "cpu":  # the model's cpu-scale recipe (widths sized for 2 cores), then the bench's settings
         base = ROOT / "configs" / "cog" / f"{model}_cpu.yaml"
         overrides.append("trainer.early_stopping_patience=null")
+    decay = {}
+    if args.decay_start is not None:  # cosine decay needs a step count: measure this cell's speed first
+        probe = load_config(base, overrides + [f"trainer.max_minutes={args.probe_minutes}", f"run_dir={run}-probe"])
+        rate = train(probe)["steps"] / (60 * args.probe_minutes)
+        max_steps = max(1, int(rate * 60 * minutes))
+        overrides += ["optim.decay=cosine", f"optim.decay_start={args.decay_start}", f"trainer.max_steps={max_steps}"]
+        decay = {"decay": "cosine", "decay_start": args.decay_start, "probe_steps_per_s": round(rate, 2),
+                 "max_steps": max_steps}
     cfg = load_config(base, overrides)
     t0 = time.perf_counter()
     res = train(cfg)
@@ -63,7 +71,7 @@ def run_cell(model: str, path: str, precision: str, minutes: float, args: argpar
         "acc": round(summary["acc"], 4), "frames_acc": round(summary["frames_acc"], 4),
         "groups": {g: round(v["acc"], 4) for g, v in summary["groups"].items()},
         "families": {f: round(v["acc"], 4) for f, v in summary["families"].items()},
-        "params": sum(p.numel() for p in task.parameters()),
+        "params": sum(p.numel() for p in task.parameters()), **decay,
     }
 
 
@@ -87,6 +95,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="data-generation worker processes")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra config override for every cell, e.g. model.steps=4 (repeatable)")
+    ap.add_argument("--decay-start", type=float, default=None,
+                    help="cosine lr decay from this fraction of the budget to its end; the step count comes from "
+                         "a short probe run of the same cell (not counted in the budget)")
+    ap.add_argument("--probe-minutes", type=float, default=0.5)
     args = ap.parse_args()
     minutes = args.minutes
     if args.smoke:
