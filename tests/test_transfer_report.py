@@ -86,6 +86,40 @@ def test_report_merges_models_and_seeds(tmp_path, capsys):
     assert "not a results directory" in capsys.readouterr().err
 
 
+def test_report_adds_runs_to_an_earlier_published_table(tmp_path, capsys):
+    for seed, acc in ((0, 0.5), (1, 0.7)):
+        _fake(tmp_path / "runs_m1", "m1", seed, "test_only__Basic", "only t", "Basic", acc, 40, 1)
+    _fake(tmp_path / "runs_m2", "m2", 0, "test_only__Basic", "only t", "Basic", 0.9, 40, 1)
+    _fake(tmp_path / "runs_m2", "m2", 0, "test_all__Basic", "all tasks", "Basic", 0.8, 40, 2)
+    published = tmp_path / "published"
+    assert main(["transfer", "report", str(tmp_path / "runs_m1"), "--out", str(published)]) == 0
+    # m1's run directories are gone; a new m2 run and a re-run of m1 (seed 5) are added to the published table
+    _fake(tmp_path / "rerun_m1", "m1", 5, "test_all__Basic", "all tasks", "Basic", 0.25, 40, 2)
+    out = tmp_path / "merged"
+    capsys.readouterr()
+    assert main(["transfer", "report", str(tmp_path / "runs_m2"), str(published), str(tmp_path / "rerun_m1"),
+                 "--out", str(out)]) == 0
+    md = capsys.readouterr().out
+    rows = {(r["model"], r["condition"]): r for r in csv.DictReader((out / "results.csv").open())}
+    assert set(rows) == {("m1", "only t"), ("m1", "all tasks"), ("m2", "only t"), ("m2", "all tasks")}
+    assert float(rows[("m1", "only t")]["mean_acc"]) == pytest.approx(0.6)  # carried over as published
+    assert rows[("m1", "only t")]["seeds"] == "0 1" and rows[("m1", "all tasks")]["seeds"] == "5"
+    assert "| Basic | 60.0 ± 14.1 (n=40) | 25.0 ± 0.0 (n=40) |" in md  # conditions in stage order
+    # a cell computed from stage results wins over the published one
+    _fake(tmp_path / "rerun_m1", "m1", 0, "test_only__Basic", "only t", "Basic", 0.1, 40, 1)
+    assert main(["transfer", "report", str(published), str(tmp_path / "rerun_m1"), "--out", str(out)]) == 0
+    rows = {(r["model"], r["condition"]): r for r in csv.DictReader((out / "results.csv").open())}
+    assert float(rows[("m1", "only t")]["mean_acc"]) == pytest.approx(0.1)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    lines = (published / "results.csv").read_text().splitlines()
+    (bad / "results.csv").write_text("\n".join([lines[0], lines[1].replace("0.6", "sixty", 1)]) + "\n")
+    capsys.readouterr()
+    assert main(["transfer", "report", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "results.csv" in err and ":2" in err and "malformed row" in err and "Traceback" not in err
+
+
 def test_parse_partitions():
     assert parse_partitions("A=Basic,Compare; B=Spatial") == {"A": ["Basic", "Compare"], "B": ["Spatial"]}
     assert parse_partitions(None) == {}

@@ -54,6 +54,63 @@ def collect(dirs: Iterable[str | Path], kind: str = "test") -> list[dict[str, An
     return list(seen.values())
 
 
+def has_stage_results(d: str | Path) -> bool:
+    """Whether ``d`` holds any stage result (then its own ``results.csv``, if any, is derived from them)."""
+    return next(Path(d).rglob(RESULTS), None) is not None
+
+
+def read_csv_cells(path: str | Path) -> list[Cell]:
+    """The cells of an earlier report's ``results.csv`` (as written by :func:`to_csv`)."""
+    path = Path(path)
+    cells = []
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"recipe", "model", "condition", "task", "mean_acc", "std_acc", "seeds",
+                   "examples_per_seed"} - set(reader.fieldnames or ())
+        if missing:
+            raise InputError(f"not a transfer results table (missing columns {', '.join(sorted(missing))})",
+                             path, 1)
+        for row in reader:
+            try:
+                cells.append(Cell(row["recipe"], row["condition"], row["task"], row["model"],
+                                  float(row["mean_acc"]), float(row["std_acc"]),
+                                  [int(s) for s in row["seeds"].split()],
+                                  [int(n) for n in row["examples_per_seed"].split()]))
+            except (ValueError, TypeError, AttributeError):
+                raise InputError("malformed row", path, reader.line_num) from None
+    return cells
+
+
+def _merged_order(seqs: Iterable[Sequence[str]]) -> list[str]:
+    """One order consistent with every sequence where possible: longest first, then each new value goes
+    right after its nearest predecessor in its own sequence (or first if it has none)."""
+    order: list[str] = []
+    for seq in sorted(seqs, key=len, reverse=True):
+        for i, v in enumerate(seq):
+            if v in order:
+                continue
+            prev = next((seq[j] for j in range(i - 1, -1, -1) if seq[j] in order), None)
+            order.insert(order.index(prev) + 1 if prev is not None else 0, v)
+    return order
+
+
+def merge_cells(primary: Sequence[Cell], extra: Sequence[Cell]) -> list[Cell]:
+    """``primary`` plus the cells of ``extra`` whose (recipe, condition, task, model) it does not have, sorted
+    by recipe (first appearance), then by a condition and a task order merged from both sources."""
+    keys = {(c.recipe, c.condition, c.task, c.model) for c in primary}
+    extra = [c for c in extra if (c.recipe, c.condition, c.task, c.model) not in keys]
+    cells = list(primary) + extra
+    recipes = _ordered(c.recipe for c in cells)
+    rank: dict[tuple[str, str, str], int] = {}
+    for recipe in recipes:
+        for attr in ("condition", "task"):
+            seqs = [_ordered(getattr(c, attr) for c in src if c.recipe == recipe and c.model == m)
+                    for src in (primary, extra) for m in _ordered(c.model for c in src)]
+            rank.update({(recipe, attr, v): i for i, v in enumerate(_merged_order(seqs))})
+    return sorted(cells, key=lambda c: (recipes.index(c.recipe), rank[(c.recipe, "condition", c.condition)],
+                                        rank[(c.recipe, "task", c.task)]))
+
+
 def aggregate(results: Sequence[dict[str, Any]]) -> list[Cell]:
     """Cells over seeds, in recipe stage order (then model) of (recipe, condition, task, model)."""
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
@@ -121,13 +178,20 @@ def flex_units_markdown(finetunes: Sequence[dict[str, Any]]) -> str:
 
 def write_report(dirs: Sequence[str | Path], out: str | Path | None = None) -> dict[str, Path]:
     """Collect ``dirs``, write ``results.csv``, ``results.md`` and one figure per recipe into ``out``
-    (default: the first directory). Returns the written paths."""
+    (default: the first directory). Returns the written paths.
+
+    A directory without stage results but with an earlier report's ``results.csv`` (e.g. a published
+    ``docs/results/temporal``) contributes its cells as they are, so new models can be added to a report
+    whose run directories are gone; cells computed from stage results win over such cells."""
     from vrkit.transfer.figure import plot_recipe
 
-    results = collect(dirs)
-    if not results:
+    csv_dirs = [Path(d) for d in dirs if Path(d).is_dir() and not has_stage_results(d)
+                and (Path(d) / "results.csv").is_file()]
+    results = collect([d for d in dirs if Path(d) not in csv_dirs])
+    earlier = [c for d in csv_dirs for c in read_csv_cells(d / "results.csv")]
+    if not results and not earlier:
         raise InputError("no finished test stages found", dirs[0] if dirs else None)
-    cells = aggregate(results)
+    cells = merge_cells(aggregate(results), earlier)
     out = Path(out or dirs[0])
     out.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out / "results.csv", "md": out / "results.md"}
