@@ -19,6 +19,9 @@ from vrkit.errors import InputError
 from vrkit.transfer.stages import RESULTS
 from vrkit.utils.atomic import atomic_write_text
 
+# Tables and figures list SAMNet first, then the baselines (as the paper's figures do), then any other model.
+MODEL_ORDER = ("samnet", "cog_baseline", "mac", "relation_net", "cnn_lstm")
+
 
 @dataclass
 class Cell:
@@ -107,8 +110,11 @@ def merge_cells(primary: Sequence[Cell], extra: Sequence[Cell]) -> list[Cell]:
             seqs = [_ordered(getattr(c, attr) for c in src if c.recipe == recipe and c.model == m)
                     for src in (primary, extra) for m in _ordered(c.model for c in src)]
             rank.update({(recipe, attr, v): i for i, v in enumerate(_merged_order(seqs))})
-    return sorted(cells, key=lambda c: (recipes.index(c.recipe), rank[(c.recipe, "condition", c.condition)],
-                                        rank[(c.recipe, "task", c.task)]))
+    models = _ordered(c.model for c in cells)
+    models = sorted(models, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else len(MODEL_ORDER),
+                                           models.index(m)))
+    return sorted(cells, key=lambda c: (recipes.index(c.recipe), models.index(c.model),
+                                        rank[(c.recipe, "condition", c.condition)], rank[(c.recipe, "task", c.task)]))
 
 
 def aggregate(results: Sequence[dict[str, Any]]) -> list[Cell]:
