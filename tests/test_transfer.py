@@ -208,3 +208,20 @@ def test_budget_is_shared_by_open_training_runs_only():
     trains = [s for s in stages if s.kind == "train"]
     assert len(trains) == 2 and sum(s.kind == "finetune" for s in stages) == 3
     assert all(s.meta["budget"] == pytest.approx(TRAIN_SHARE * 12.0 / (2 * 2)) for s in trains)
+
+
+def test_cpu_feature_fine_tuning_follows_the_reference_protocol():
+    """CoGenT fine-tuning at cpu scale: one epoch on 30k B questions (as the reference); flags still win; the
+    other recipes keep the scale's sizes and temporal keeps its single epoch."""
+    from vrkit.transfer.recipes import RecipeSpec
+    from vrkit.transfer.scale import SIZES
+
+    feat = RecipeSpec("feature", "samnet", "cpu", [0], Path("unused")).sizes()
+    assert (feat.ft_n, feat.ft_epochs, feat.test_n) == (30000, 1, SIZES["cpu"].test_n)
+    flagged = RecipeSpec("feature", "samnet", "cpu", [0], Path("unused"), ft_n=500, ft_epochs=3).sizes()
+    assert (flagged.ft_n, flagged.ft_epochs) == (500, 3)
+    reas = RecipeSpec("reasoning", "samnet", "cpu", [0], Path("unused")).sizes()
+    assert (reas.ft_n, reas.ft_epochs) == (SIZES["cpu"].ft_n, SIZES["cpu"].ft_epochs)
+    temp = RecipeSpec("temporal", "samnet", "cpu", [0], Path("unused")).sizes()
+    assert (temp.ft_n, temp.ft_epochs) == (SIZES["cpu"].ft_n, 1)
+    assert SIZES["cpu"].ft_n == 2048  # the shared table is not modified by the per-recipe departure

@@ -18,13 +18,13 @@ Every fine-tuning condition is repeated for each fine-tuning mode: ``full``, ``h
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from vrkit.engine.config import SourceConfig, TrainConfig
 from vrkit.errors import InputError
-from vrkit.transfer.scale import SIZES, ScaleSizes, base_config, derive
+from vrkit.transfer.scale import RECIPE_SIZES, SIZES, ScaleSizes, base_config, derive
 from vrkit.transfer.stages import Stage, run_stages
 
 RECIPES = ("temporal", "feature", "reasoning")
@@ -56,7 +56,7 @@ class RecipeSpec:
     minutes: float | None = None  # whole-recipe budget (None = the scale's; <= 0 = no cap: epoch-exact runs)
 
     def sizes(self) -> ScaleSizes:
-        s = SIZES[self.scale]
+        s = replace(SIZES[self.scale], **RECIPE_SIZES.get((self.recipe, self.scale), {}))
         default_epochs = 1 if self.recipe == "temporal" else s.ft_epochs  # the protocol: one epoch on hard
         return ScaleSizes(test_n=self.test_n or s.test_n, ft_n=self.ft_n or s.ft_n,
                           ft_epochs=self.ft_epochs or default_epochs, ft_val_n=self.ft_val_n or s.ft_val_n,
