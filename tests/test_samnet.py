@@ -190,3 +190,24 @@ def test_null_item_takes_the_rest_of_the_attention_and_no_location(path: str) ->
     assert model.null_item.grad.abs().sum() > 0
     assert sum(p.numel() for p in model.parameters()) == sum(
         p.numel() for p in build_model("samnet", path=path, **TINY).parameters()) + TINY["dim"]
+
+
+def test_pointing_head_is_finite_when_remembered_locations_dip_below_zero():
+    """Write weights rep·rh + add·head may exceed 1 (spec), so remembered locations can be slightly negative;
+    log(evidence + eps) was NaN there and a COG run trained on NaN weights from update 2,930 on."""
+    from vrkit.models.layers.pointing import PointingHead
+
+    head = PointingHead(dim=8, steps=2, grid=3)
+    evidence = torch.full((2, 1, 2, 9), 0.05)
+    evidence[0, 0, :, 4] = -0.02  # below -eps (1e-3)
+    summary = torch.randn(2, 1, 8, requires_grad=True)
+    logits = head(summary, evidence.requires_grad_())
+    assert torch.isfinite(logits).all()
+    torch.log_softmax(logits, -1).sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters())
+    assert torch.isfinite(evidence.grad).all() and torch.isfinite(summary.grad).all()
+    # where the evidence is a proper mass nothing changes: softmax(logits) is the attended location at init
+    ok = torch.zeros(1, 1, 2, 9)
+    ok[..., 2] = 1.0
+    probs = torch.softmax(head(torch.zeros(1, 1, 8), ok), -1)
+    assert probs[0, 0, 2] > 0.99

@@ -28,3 +28,7 @@ class InputError(ValueError):
     def at(self, path: str | Path, line: int | None = None) -> InputError:
         """Return a copy located at ``path`` (and ``line``), keeping an existing location."""
         return InputError(self.message, self.path or path, self.line if self.line is not None else line)
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced non-finite gradients for too many consecutive steps (the CLI: one line, exit 1)."""

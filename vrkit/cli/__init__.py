@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from vrkit import __version__
-from vrkit.errors import InputError
+from vrkit.errors import InputError, TrainingDiverged
 
 # Modules registering sub-commands, in help order.
 _COMMAND_MODULES = ("generate", "cog", "clevr", "show", "train", "demo", "models", "transfer", "retrieve", "explain",
@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"vrkit: error: {err.format()}", file=sys.stderr)
         return 2
+    except TrainingDiverged as err:
+        print(f"vrkit: training diverged: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("vrkit: interrupted", file=sys.stderr)
         return 130

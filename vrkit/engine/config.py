@@ -78,6 +78,8 @@ class OptimConfig:
     answer_balanced: bool = False  # files only: answer-balanced sampling (with replacement)
     reverse_question: bool = False  # feed question tokens in reverse order (padding stays at the end)
     point_weight: float = 1.0  # weight of the pointing loss
+    # A step with a non-finite gradient is skipped; this many in a row stop the run (None = never stop).
+    max_skipped_steps: int | None = 20
 
 
 @dataclass
@@ -196,6 +198,8 @@ def from_dict(tree: dict[str, Any]) -> TrainConfig:
         raise ValueError("data.batch_size must be >= 1")
     if cfg.optim.answer_balanced and cfg.data.train.kind != "files":
         raise ValueError("optim.answer_balanced needs a files train source (data.train.kind: files)")
+    if cfg.optim.max_skipped_steps is not None and cfg.optim.max_skipped_steps < 1:
+        raise ValueError("optim.max_skipped_steps must be >= 1 or null")
     if cfg.optim.warmup_every < 1:
         raise ValueError("optim.warmup_every must be >= 1")
     if cfg.optim.decay == "cosine" and cfg.trainer.max_steps <= 0:

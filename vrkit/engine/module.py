@@ -19,6 +19,7 @@ from vrkit.engine.config import TrainConfig, from_dict
 from vrkit.engine.data import datamodule_class
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, reverse_questions, summarize
 from vrkit.engine.schedule import decay_factor, warmup_lr
+from vrkit.errors import TrainingDiverged
 
 
 def model_kwargs(cfg: TrainConfig) -> dict[str, Any]:
@@ -140,6 +141,32 @@ class ReasoningTask(L.LightningModule):
         if o.decay == "cosine":
             lr *= decay_factor(self.global_step, self.cfg.trainer.max_steps, o.decay_start, o.decay_floor)
         return lr
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Written here because Lightning skips non-finite steps only for fp16 (GradScaler): one NaN/inf gradient
+        # (a rare overflow in fp32 or bf16) would otherwise turn every weight into NaN for the rest of the run.
+        # The step is skipped (no gradients → Adam leaves every parameter and its moments alone); after
+        # ``optim.max_skipped_steps`` consecutive skips the run stops. The decision depends only on the
+        # (all-reduced) gradients, so every DDP rank takes the same one.
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        self._skip_step = bool(grads) and not bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
+        if not self._skip_step:
+            self._consecutive_skips = 0
+            return
+        optimizer.zero_grad(set_to_none=True)
+        self.skipped_steps = getattr(self, "skipped_steps", 0) + 1
+        self._consecutive_skips = getattr(self, "_consecutive_skips", 0) + 1
+        self.log("train/skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False, batch_size=1)
+        limit = self.cfg.optim.max_skipped_steps
+        if limit is not None and self._consecutive_skips >= limit:
+            raise TrainingDiverged(f"non-finite gradients in {self._consecutive_skips} consecutive steps (last at "
+                                   f"step {self.global_step}); the checkpoints hold the last finite weights — "
+                                   "lower optim.lr or use optim.clip")
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        if not getattr(self, "_skip_step", False):  # a skipped step has no gradients left to clip
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # Dropout etc. draw from a generator seeded by (seed, step, rank), and the lr schedule is a pure function

@@ -74,4 +74,8 @@ class PointingHead(nn.Module):
     def forward(self, summary: Tensor, evidence: Tensor) -> Tensor:
         mix = torch.softmax(self.step_logits, dim=0)
         loc = torch.einsum("btkg,k->btg", evidence, mix)  # (B, T, G)
-        return self.scale * torch.log(loc + self.eps) + self.from_summary(summary)
+        # SAMNet's write weight do_replace·read_head + do_add_new·write_head can exceed 1 (samnet.md, step 10),
+        # so a remembered location (slot ← slot·(1 − w) + w·location) can dip below 0; log of a value below
+        # -eps was NaN (seen at update 2,930 of a COG run, which then trained on NaN weights). Evidence is a
+        # mass: clamp it at 0.
+        return self.scale * torch.log(loc.clamp_min(0.0) + self.eps) + self.from_summary(summary)
