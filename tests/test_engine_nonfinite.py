@@ -7,7 +7,7 @@ import csv
 
 import pytest
 import torch
-import yaml
+from test_engine_train import RN, _tiny
 
 from vrkit.cli import main
 from vrkit.engine import module as engine_module
@@ -15,19 +15,6 @@ from vrkit.engine.config import load_config
 from vrkit.engine.run import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-RN = {"name": "relation_net", "g_width": 32, "f_width": 32, "g_layers": 2, "embedding_size": 16,
-      "question_units": 32}
-
-
-def _config(tmp_path, **optim) -> str:
-    tree = {"seed": 5, "model": RN,
-            "data": {"families": ["ExistColor", "GetShape"], "train": {"kind": "stream", "n": 64},
-                     "val": {"kind": "stream", "n": 16}, "batch_size": 16},
-            "optim": {"lr": 1e-3, **optim}, "trainer": {"max_epochs": 2, "log_every_n_steps": 1}}
-    path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump(tree))
-    return str(path)
 
 
 def _poison(monkeypatch, bad_calls) -> list[int]:
@@ -49,7 +36,7 @@ def _poison(monkeypatch, bad_calls) -> list[int]:
 
 def test_a_nan_step_is_skipped_and_training_goes_on(tmp_path, monkeypatch):
     calls = _poison(monkeypatch, {1, 5})
-    res = train(load_config(_config(tmp_path), [f"run_dir={tmp_path / 'r'}"]))
+    res = train(load_config(_tiny(tmp_path, RN), [f"run_dir={tmp_path / 'r'}"]))
     assert calls[0] == 8 and res["steps"] == 8  # 4 steps per epoch, 2 epochs
     last = torch.load(tmp_path / "r" / "checkpoints" / "last.ckpt", weights_only=False)
     weights = last["state_dict"]
@@ -64,8 +51,9 @@ def test_a_nan_step_is_skipped_and_training_goes_on(tmp_path, monkeypatch):
 
 def test_a_run_that_keeps_diverging_stops_with_one_line(tmp_path, monkeypatch, capsys):
     _poison(monkeypatch, all)
-    cfg = _config(tmp_path, max_skipped_steps=3)
-    assert main(["train", "-c", cfg, "--run-dir", str(tmp_path / "d")]) == 1
+    cfg = _tiny(tmp_path, RN, optim={"max_skipped_steps": 3})
+    assert main(["train", "-c", str(cfg), "--run-dir", str(tmp_path / "d")]) == 1
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("vrkit:")]
     assert len(err) == 1 and "training diverged: non-finite gradients in 3 consecutive steps" in err[0]
-    assert main(["train", "-c", _config(tmp_path, max_skipped_steps=0), "--run-dir", str(tmp_path / "e")]) == 2
+    cfg = _tiny(tmp_path, RN, optim={"max_skipped_steps": 0})
+    assert main(["train", "-c", str(cfg), "--run-dir", str(tmp_path / "e")]) == 2

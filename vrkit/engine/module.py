@@ -62,6 +62,9 @@ class ReasoningTask(L.LightningModule):
         n = len(self.family_names)
         self.train_acc, self.val_acc, self.test_acc = FamilyAccuracy(n), FamilyAccuracy(n), FamilyAccuracy(n)
         self.last_summary: dict[str, dict[str, Any]] = {}
+        self.skipped_steps = 0  # steps skipped for non-finite gradients (on_before_optimizer_step)
+        self._consecutive_skips = 0
+        self._skip_step = False
 
     # -- forward -------------------------------------------------------------------------------------
     def prepare(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -154,8 +157,8 @@ class ReasoningTask(L.LightningModule):
             self._consecutive_skips = 0
             return
         optimizer.zero_grad(set_to_none=True)
-        self.skipped_steps = getattr(self, "skipped_steps", 0) + 1
-        self._consecutive_skips = getattr(self, "_consecutive_skips", 0) + 1
+        self.skipped_steps += 1
+        self._consecutive_skips += 1
         self.log("train/skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False, batch_size=1)
         limit = self.cfg.optim.max_skipped_steps
         if limit is not None and self._consecutive_skips >= limit:
@@ -165,7 +168,7 @@ class ReasoningTask(L.LightningModule):
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
                                     gradient_clip_algorithm: str | None = None) -> None:
-        if not getattr(self, "_skip_step", False):  # a skipped step has no gradients left to clip
+        if not self._skip_step:  # a skipped step has no gradients left to clip
             self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:

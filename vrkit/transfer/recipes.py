@@ -57,9 +57,8 @@ class RecipeSpec:
 
     def sizes(self) -> ScaleSizes:
         s = replace(SIZES[self.scale], **RECIPE_SIZES.get((self.recipe, self.scale), {}))
-        default_epochs = 1 if self.recipe == "temporal" else s.ft_epochs  # the protocol: one epoch on hard
         return ScaleSizes(test_n=self.test_n or s.test_n, ft_n=self.ft_n or s.ft_n,
-                          ft_epochs=self.ft_epochs or default_epochs, ft_val_n=self.ft_val_n or s.ft_val_n,
+                          ft_epochs=self.ft_epochs or s.ft_epochs, ft_val_n=self.ft_val_n or s.ft_val_n,
                           minutes=s.minutes if self.minutes is None else (self.minutes if self.minutes > 0 else None))
 
     def results_dir(self, seed: int) -> Path:

@@ -19,6 +19,9 @@ from vrkit.errors import InputError
 from vrkit.transfer.stages import RESULTS
 from vrkit.utils.atomic import atomic_write_text
 
+RESULTS_CSV = "results.csv"
+CSV_COLUMNS = ("recipe", "model", "condition", "task", "mean_acc", "std_acc", "n_seeds", "seeds", "examples_per_seed")
+
 # Tables and figures list SAMNet first, then the baselines (as the paper's figures do), then any other model.
 MODEL_ORDER = ("samnet", "cog_baseline", "mac", "relation_net", "cnn_lstm")
 
@@ -68,8 +71,7 @@ def read_csv_cells(path: str | Path) -> list[Cell]:
     cells = []
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
-        missing = {"recipe", "model", "condition", "task", "mean_acc", "std_acc", "seeds",
-                   "examples_per_seed"} - set(reader.fieldnames or ())
+        missing = set(CSV_COLUMNS) - set(reader.fieldnames or ())
         if missing:
             raise InputError(f"not a transfer results table (missing columns {', '.join(sorted(missing))})",
                              path, 1)
@@ -135,8 +137,7 @@ def aggregate(results: Sequence[dict[str, Any]]) -> list[Cell]:
 def to_csv(cells: Sequence[Cell]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["recipe", "model", "condition", "task", "mean_acc", "std_acc", "n_seeds", "seeds",
-                "examples_per_seed"])
+    w.writerow(CSV_COLUMNS)
     for c in cells:
         w.writerow([c.recipe, c.model, c.condition, c.task, f"{c.mean:.6f}", f"{c.std:.6f}", len(c.seeds),
                     " ".join(map(str, c.seeds)), " ".join(map(str, c.examples))])
@@ -192,15 +193,15 @@ def write_report(dirs: Sequence[str | Path], out: str | Path | None = None) -> d
     from vrkit.transfer.figure import plot_recipe
 
     csv_dirs = [Path(d) for d in dirs if Path(d).is_dir() and not has_stage_results(d)
-                and (Path(d) / "results.csv").is_file()]
+                and (Path(d) / RESULTS_CSV).is_file()]
     results = collect([d for d in dirs if Path(d) not in csv_dirs])
-    earlier = [c for d in csv_dirs for c in read_csv_cells(d / "results.csv")]
+    earlier = [c for d in csv_dirs for c in read_csv_cells(d / RESULTS_CSV)]
     if not results and not earlier:
         raise InputError("no finished test stages found", dirs[0] if dirs else None)
     cells = merge_cells(aggregate(results), earlier)
     out = Path(out or dirs[0])
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": out / "results.csv", "md": out / "results.md"}
+    paths = {"csv": out / RESULTS_CSV, "md": out / "results.md"}
     atomic_write_text(paths["csv"], to_csv(cells))
     atomic_write_text(paths["md"], to_markdown(cells) + flex_units_markdown(collect(dirs, "finetune")))
     for recipe in _ordered(c.recipe for c in cells):
