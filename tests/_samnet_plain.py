@@ -19,12 +19,15 @@ def plain_forward(model, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     words, q, wmask = model.question_encoder(batch["question"], batch["question_len"])
     B = q.shape[0]
     if cfg.path == "pixels":
-        feats, mask = model.image_encoder(batch["frames"]), None
+        raw, mask = model.image_encoder(batch["frames"]), None
+        proj = model.image_encoder.feature_proj(raw)
         hw = model.image_encoder.cnn.feature_hw(batch["frames"].shape[-1])
-        kern = feature_map_kernel(hw[0], hw[1], cfg.grid).expand(B, feats.shape[1], -1, -1)
+        kern = feature_map_kernel(hw[0], hw[1], cfg.grid).expand(B, raw.shape[1], -1, -1)
     else:
-        feats, mask = model.state_encoder(batch["objects"], batch.get("object_mask"))
+        raw, mask = model.state_encoder(batch["objects"], batch.get("object_mask"))
+        proj = model.state_encoder.feature_proj(raw)
         kern = location_kernel(batch["objects"][..., cfg.xy_offset:][..., :2], cfg.grid)
+    feats = raw if cfg.visual_values == "raw" else proj  # what attention reads and memory stores
     # controller
     c = ctl.init_control.expand(B, d)
     controls, temporal = [], []
@@ -43,12 +46,13 @@ def plain_forward(model, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     head[:, 0] = 1
     summaries, evidence = [], []
     for t in range(T):
-        x = feats[:, t]
+        x, xk = feats[:, t], proj[:, t]
         m_t = None if mask is None else mask[:, t]
-        s = cell.init_summary.expand(B, d)
+        s = cell.init_summary.expand(B, d)  # eval mode: dropout (shared or per frame) is the identity
         writes, ev = [], []
         for k in range(K):
-            keys = cell.visual_interaction(s, x)
+            inter = cell.visual_interaction  # projected summary ⊙ projected items, concatenated with the values
+            keys = inter.combine(torch.cat([inter.object_proj(s)[:, None] * xk, x], -1))
             vo, va = cell.visual_attention(controls[k], keys, x, m_t)
             mo, rh = cell.memory_attention(controls[k], cell.memory_interaction(s, mem), mem)
             gin = torch.cat([temporal[k], (va**2).sum(-1, keepdim=True), (rh**2).sum(-1, keepdim=True)], -1)

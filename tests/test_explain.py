@@ -62,7 +62,8 @@ def test_trace_as_drawn_and_panels(runs):
     T, K = expl.frames, expl.steps
     L = len(expl.tokens)
     assert expl.word_attention.shape == (T, K, L)
-    np.testing.assert_allclose(expl.word_attention.sum(-1), 1.0, atol=1e-4)  # padding cut, nothing lost
+    pad = expl.pad_attention if expl.pad_attention is not None else 0.0  # reference padding: attended too
+    np.testing.assert_allclose(expl.word_attention.sum(-1) + pad, 1.0, atol=1e-4)  # nothing lost
     np.testing.assert_allclose(expl.visual_attention.sum(-1), 1.0, atol=1e-4)
     assert expl.canvas is not None and expl.canvas.shape[0] == T  # frames rendered from the state
     for t in range(T):  # every visible object has a mark, inside the frame, and padding gets no attention

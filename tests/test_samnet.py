@@ -24,7 +24,7 @@ REFERENCE_TOTAL = 1_014_879
 # summary (reasoning cell), 128 each, and the image encoder holds the CNN plus the feature projection.
 REFERENCE_UNITS = {"question_encoder": 236_608, "image_encoder": 130_496 + 16_512, "controller": 313_220 + 128,
                    "reasoning_cell": 148_772 + 128, "output_unit": 169_015}
-TINY = {"dim": 16, "steps": 3, "slots": 4, "embed_dim": 8, "question_hidden": 8, "cnn_channels": (4, 4, 4, 8)}
+TINY = {"dim": 16, "steps": 3, "slots": 4, "embed_dim": 8, "question_hidden": 8, "cnn_channels": (4, 4, 4, 16)}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -48,10 +48,15 @@ def test_parameter_count_matches_the_reference_cog_configuration() -> None:
     assert count(no_point) == total - head
 
 
+VRKIT_OPTIONS = {"visual_values": "projected", "question_padding": "masked", "init": "torch",
+                 "init_dropout": "per_frame"}
+
+
+@pytest.mark.parametrize("options", [{}, VRKIT_OPTIONS], ids=["reference", "vrkit-options"])
 @pytest.mark.parametrize("path,image", [("pixels", 32), ("pixels", 112), ("state", 32)])
-def test_fused_cell_equals_plain_step_by_step_evaluation(path: str, image: int) -> None:
+def test_fused_cell_equals_plain_step_by_step_evaluation(path: str, image: int, options: dict) -> None:
     torch.manual_seed(0)
-    model = build_model("samnet", path=path, image_size=image, **TINY).eval()
+    model = build_model("samnet", path=path, image_size=image, **TINY, **options).eval()
     batch = make_batch(3, 3, path)
     if path == "pixels" and image != 32:
         batch["frames"] = torch.rand(3, 3, 3, image, image)
@@ -61,25 +66,36 @@ def test_fused_cell_equals_plain_step_by_step_evaluation(path: str, image: int) 
         torch.testing.assert_close(fused[key], plain[key], rtol=1e-4, atol=1e-5)
 
 
-def test_trace_has_every_step_of_every_frame() -> None:
+@pytest.mark.parametrize("padding,width", [("masked", 10), ("full", 24)])
+def test_trace_has_every_step_of_every_frame(padding: str, width: int) -> None:
     torch.manual_seed(0)
     B, T, N, L = 2, 3, 5, 10
-    model = build_model("samnet", path="state", **TINY).eval()
+    model = build_model("samnet", path="state", question_padding=padding, **TINY).eval()
     batch = make_batch(B, T, "state", N=N, L=L)
     with torch.no_grad():
         tr = model(batch, trace=True)["trace"]
-    K, S = TINY["steps"], TINY["slots"]
-    shapes = {"visual_attention": (B, T, K, N), "word_attention": (B, T, K, L), "temporal": (B, T, K, 4),
+    K, S, d = TINY["steps"], TINY["slots"], TINY["dim"]
+    shapes = {"visual_attention": (B, T, K, N), "word_attention": (B, T, K, width), "temporal": (B, T, K, 4),
               "gates": (B, T, K, 4), "read_head": (B, T, K, S), "write_head": (B, T, K, S),
-              "write_weight": (B, T, K, S), "point_evidence": (B, T, K, 49)}
+              "write_weight": (B, T, K, S), "point_evidence": (B, T, K, 49), "visual_object": (B, T, K, d),
+              "memory_object": (B, T, K, d), "write_head_after": (B, T, K, S), "memory": (B, T, K, S, d),
+              "control": (B, K, d)}
     assert {k: tuple(v.shape) for k, v in tr.items()} == shapes
+    # the memory after a frame's last write is the memory the next frame reads: its memory object at each step
+    # is the read head's mix of those slots
+    mo = torch.einsum("bks,bksd->bkd", tr["read_head"][:, 1], tr["memory"][:, 0, -1:].expand(-1, K, -1, -1))
+    torch.testing.assert_close(tr["memory_object"][:, 1], mo)
+    torch.testing.assert_close(tr["write_head_after"][:, :, :-1], tr["write_head"][:, :, 1:])
     for key in ("visual_attention", "word_attention", "temporal", "read_head", "write_head"):
         torch.testing.assert_close(tr[key].sum(-1), torch.ones(tr[key].shape[:-1]))
     assert ((tr["gates"] > 0) & (tr["gates"] < 1)).all()
     # absent objects and padding words get no attention
     assert (tr["visual_attention"][~batch["object_mask"].unsqueeze(2).expand(-1, -1, K, -1)] == 0).all()
-    pad = (torch.arange(L)[None] >= batch["question_len"][:, None])[:, None, None].expand(-1, T, K, -1)
-    assert (tr["word_attention"][pad] == 0).all()
+    if padding == "masked":
+        pad = (torch.arange(L)[None] >= batch["question_len"][:, None])[:, None, None].expand(-1, T, K, -1)
+        assert (tr["word_attention"][pad] == 0).all()
+    else:  # the reference attends over the padding too
+        assert (tr["word_attention"][..., L:] > 0).all()
     # the write head starts on slot 0
     assert torch.equal(tr["write_head"][:, 0, 0], torch.eye(S)[0].expand(B, S))
     assert "trace" not in model(batch)

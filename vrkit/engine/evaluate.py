@@ -35,6 +35,15 @@ def load_task(ckpt: str | Path) -> ReasoningTask:
     return task.eval()
 
 
+def describe_origin(task: ReasoningTask) -> str | None:
+    """One line on where a converted checkpoint's weights came from (None for vrkit-trained weights)."""
+    o = task.origin
+    if not o:
+        return None
+    return (f"weights converted from {o.get('reference')} ({o.get('source')}, sha256 {str(o.get('sha256'))[:12]}, "
+            f"input scale {o.get('input_scale')}, vocabularies mapped by word)")
+
+
 def parse_data_spec(spec: Sequence[str], families: str | list[str] | None = None) -> SourceConfig:
     """Source of ``--data`` values: file/directory paths or ``gen:VARIANT:N[:SEED]``."""
     if not spec:
@@ -136,9 +145,11 @@ def write_eval(summary: dict[str, Any], out_prefix: str | Path) -> tuple[Path, P
 
 
 @torch.no_grad()
-def predict(task: ReasoningTask, source: SourceConfig, out: str | Path, batch_size: int | None = None) -> int:
-    """Write one JSON line per example: index, family, per-frame prediction (word or [x, y]), target, correct.
-    Returns the number of examples."""
+def predict(task: ReasoningTask, source: SourceConfig, out: str | Path, batch_size: int | None = None,
+            logits: bool = False) -> int:
+    """Write one JSON line per example: index, family, per-frame prediction (word or [x, y]), target, correct;
+    with ``logits`` also each frame's ``logits``, a ``{answer word: logit}`` map. Returns the number of
+    examples."""
     from vrkit.data.targets import grid_readout
 
     vocab = datamodule_class(task.cfg.data.world).ANSWER_VOCAB
@@ -162,6 +173,8 @@ def predict(task: ReasoningTask, source: SourceConfig, out: str | Path, batch_si
                                    else (vocab[a] if a >= 0 else "invalid")),
                         "correct": bool(correct[b, t]) if bool(valid[b, t]) else None,
                     })
+                    if logits:
+                        frames[-1]["logits"] = dict(zip(vocab, o["logits"][b, t].float().tolist(), strict=False))
                 fam = task.family_names[int(batch["family"][b])]
                 fh.write(json.dumps({"index": n, "family": fam, "frames": frames}) + "\n")
                 n += 1

@@ -62,6 +62,7 @@ class ReasoningTask(L.LightningModule):
         n = len(self.family_names)
         self.train_acc, self.val_acc, self.test_acc = FamilyAccuracy(n), FamilyAccuracy(n), FamilyAccuracy(n)
         self.last_summary: dict[str, dict[str, Any]] = {}
+        self.origin: dict[str, Any] | None = None  # where converted weights came from (vrkit.engine.convert)
         self.skipped_steps = 0  # steps skipped for non-finite gradients (on_before_optimizer_step)
         self._consecutive_skips = 0
         self._skip_step = False
@@ -127,7 +128,12 @@ class ReasoningTask(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_summary("test", self.test_acc)
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.origin = checkpoint.get("vrkit_origin")
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.origin is not None:  # fine-tuned converted weights keep their origin
+            checkpoint["vrkit_origin"] = self.origin
         # Flush buffered log rows first, so metrics.csv holds everything up to the checkpoint after a kill -9.
         for logger in self.loggers:
             logger.save()

@@ -4,9 +4,10 @@ The parameters are the plain modules of ``layers.attention`` (so names and count
 units), but the K-step loop is rewritten algebraically to do as little as possible per step:
 
 * the controller runs once per question; its K control states c_k are known before any frame, so
-  for an interaction  I = W1·(p ⊙ x) + W2·x + b  scored as  (I ⊙ c_k)·w, the score of item x is
-  x · (p ⊙ v_k) + x · r_k + β_k  with  v_k = (c_k⊙w)·W1,  r_k = (c_k⊙w)·W2,  β_k = b·(c_k⊙w);
-  v_k, r_k, β_k are precomputed for all k and the x·r_k + β_k terms for all frames at once;
+  for an interaction  I = W1·(p ⊙ x̂) + W2·x + b  (x̂ the item's projection, x its value) scored as
+  (I ⊙ c_k)·w, the score of item x is  x̂ · (p ⊙ v_k) + x · r_k + β_k  with  v_k = (c_k⊙w)·W1,
+  r_k = (c_k⊙w)·W2,  β_k = b·(c_k⊙w);  v_k, r_k, β_k are precomputed for all k and the x·r_k + β_k
+  terms for all frames at once;
 * memory is frozen within a frame, so its projection and step-independent score terms are computed
   once per frame; the K writes are applied after the frame's last step, in step order, in one
   vectorised product (slot ← slot·(1−w_k) + w_k·v_k for k = 1..K).
@@ -42,7 +43,7 @@ class Controller(nn.Module):
 
     def __init__(self, dim: int, question_dim: int, steps: int, dropout: float) -> None:
         super().__init__()
-        bound = 1.0 / math.sqrt(question_dim)
+        bound = 1.0 / math.sqrt(question_dim)  # nn.Linear's default; SAMNet(init="reference") re-initialises
         self.step_weight = nn.Parameter(torch.empty(steps, dim, question_dim).uniform_(-bound, bound))
         self.step_bias = nn.Parameter(torch.empty(steps, dim).uniform_(-bound, bound))
         self.merge = nn.Linear(2 * dim, dim)
@@ -106,20 +107,21 @@ def _read(items: Tensor, weights: Tensor) -> Tensor:
     return torch.bmm(weights.unsqueeze(1), items).squeeze(1)
 
 
-def reason_step(s: Tensor, x: Tensor, vis_bias: Tensor, mem: Tensor, mem_proj: Tensor, mem_bias: Tensor,
-                v_vis: Tensor, v_mem: Tensor, gate_pre: Tensor, head: Tensor, w_sp: Tensor, b_sp: Tensor,
-                w_sq: Tensor, w_g2: Tensor, b_g2: Tensor, w_g3: Tensor, b_g3: Tensor, w_su: Tensor,
+def reason_step(s: Tensor, x: Tensor, xk: Tensor, vis_bias: Tensor, mem: Tensor, mem_proj: Tensor,
+                mem_bias: Tensor, v_vis: Tensor, v_mem: Tensor, gate_pre: Tensor, head: Tensor, w_sp: Tensor,
+                b_sp: Tensor, w_sq: Tensor, w_g2: Tensor, b_g2: Tensor, w_g3: Tensor, b_g3: Tensor, w_su: Tensor,
                 b_su: Tensor) -> tuple[Tensor, ...]:
     """One reasoning step (fused form; weights pre-transposed).
 
-    s [B, d] summary, x [B, N, d] frame features, vis_bias [B, N], mem / mem_proj [B, S, d],
-    mem_bias [B, S], v_vis / v_mem [B, d], gate_pre [B, 12], head [B, S] write head →
+    s [B, d] summary, x [B, N, d] frame items (values), xk [B, N, d] their projections (keys; may be x),
+    vis_bias [B, N], mem / mem_proj [B, S, d], mem_bias [B, S], v_vis / v_mem [B, d], gate_pre [B, 12],
+    head [B, S] write head →
     (new summary [B, d], visual attention [B, N], read head [B, S], visual object [B, d],
-     gates [B, 4], write weight [B, S], next write head [B, S]).
+     memory object [B, d], gates [B, 4], write weight [B, S], next write head [B, S]).
     """
     d = s.shape[-1]
     sp_v, sp_m = torch.addmm(b_sp, s, w_sp).split(d, dim=-1)  # projected summary for both units
-    va = torch.softmax(_scores(x, sp_v * v_vis) + vis_bias, dim=-1)  # (B, N) visual attention
+    va = torch.softmax(_scores(xk, sp_v * v_vis) + vis_bias, dim=-1)  # (B, N) visual attention
     rh = torch.softmax(_scores(mem_proj, sp_m * v_mem) + mem_bias, dim=-1)  # (B, S) read head
     vo = _read(x, va)  # (B, d) visual object
     mo = _read(mem, rh)  # (B, d) memory object
@@ -132,7 +134,7 @@ def reason_step(s: Tensor, x: Tensor, vis_bias: Tensor, mem: Tensor, mem_proj: T
     s = torch.addmm(torch.addmm(b_su, s, w_su[d:]), rel, w_su[:d])  # linear of [relevant, old summary]
     w = torch.addcmul(rep * rh, add, head)  # write weight
     head = torch.lerp(head, torch.roll(head, 1, dims=-1), add)  # soft shift right on "add new"
-    return s, va, rh, vo, g, w, head
+    return s, va, rh, vo, mo, g, w, head
 
 
 _COMPILED_STEP = None
@@ -141,16 +143,23 @@ _COMPILED_STEP = None
 class SAMCell(nn.Module):
     """Visual retrieval, memory retrieval, reasoning gates, summary and memory updates over T frames.
 
-    forward(feats [B, T, N, d], mask [B, T, N] | None, control [B, K, d], temporal [B, K, 4],
-            kernel [N, G] | [B, T, N, G] | None, grid_cells G, trace) → :class:`CellOutput`.
+    forward(values [B, T, N, d], keys [B, T, N, d], mask [B, T, N] | None, control [B, K, d],
+            temporal [B, K, 4], kernel [N, G] | [B, T, N, G] | None, grid_cells G, trace) → :class:`CellOutput`.
+    ``values`` are what attention reads and memory stores, ``keys`` the items' projections that meet the
+    projected summary in the visual interaction (the reference: raw CNN features and their linear
+    projection; ``keys is values`` for the projected-values option).
     ``kernel`` maps items to grid points for pointing evidence (None with G == N: identity;
     ``grid_cells = 0``: no pointing evidence).
+    ``shared_dropout``: one dropout mask on the initial summary per forward, reused by every frame (the
+    reference); otherwise a new mask per frame.
     """
 
-    def __init__(self, dim: int, steps: int, slots: int, dropout: float, compile_step: bool = False) -> None:
+    def __init__(self, dim: int, steps: int, slots: int, dropout: float, compile_step: bool = False,
+                 shared_dropout: bool = True) -> None:
         super().__init__()
         self.compile_step = compile_step
-        self.visual_interaction = Interaction(dim, project_items=False)  # features arrive projected
+        self.shared_dropout = shared_dropout
+        self.visual_interaction = Interaction(dim, project_items=False)  # keys arrive projected
         self.visual_attention = Attention(dim)
         self.memory_interaction = Interaction(dim, project_items=True)
         self.memory_attention = Attention(dim)
@@ -172,22 +181,29 @@ class SAMCell(nn.Module):
     def _score_terms(control: Tensor, inter: Interaction, attn: Attention) -> tuple[Tensor, Tensor, Tensor]:
         d = control.shape[-1]
         cw = control * attn.score.weight[0]  # (B, K, d)
-        w = inter.combine.weight  # (d, 2d): [obj ⊙ items, items]
+        w = inter.combine.weight  # (d, 2d): [obj ⊙ keys, values]
         return cw @ w[:, :d], cw @ w[:, d:], cw @ inter.combine.bias  # v, r (B, K, d); beta (B, K)
 
-    def forward(self, feats: Tensor, mask: Tensor | None, control: Tensor, temporal: Tensor,
+    def initial_summaries(self, B: int, T: int) -> list[Tensor]:
+        """The T frames' starting summaries (dropout on the learned initial summary)."""
+        if self.shared_dropout:
+            return [self.drop(self.init_summary.expand(B, self.dim))] * T
+        return list(self.drop(self.init_summary.expand(B, T, self.dim)).unbind(1))
+
+    def forward(self, values: Tensor, keys: Tensor, mask: Tensor | None, control: Tensor, temporal: Tensor,
                 kernel: Tensor | None = None, grid_cells: int = 0, trace: bool = False) -> CellOutput:
-        B, T, N, d = feats.shape
+        B, T, N, d = values.shape
         K, S = self.steps, self.slots
         v_vis, r_vis, b_vis = self._score_terms(control, self.visual_interaction, self.visual_attention)
         v_mem, r_mem, b_mem = self._score_terms(control, self.memory_interaction, self.memory_attention)
         # step-independent visual scores for every frame and step: (T, K, B, N)
-        vis_bias = torch.einsum("btnd,bkd->tkbn", feats, r_vis) + b_vis.t()[None, :, :, None]
+        vis_bias = torch.einsum("btnd,bkd->tkbn", values, r_vis) + b_vis.t()[None, :, :, None]
         if mask is not None:
-            vis_bias = vis_bias + torch.zeros(mask.shape, dtype=feats.dtype, device=feats.device).masked_fill(
+            vis_bias = vis_bias + torch.zeros(mask.shape, dtype=values.dtype, device=values.device).masked_fill(
                 ~mask, NEG_INF).permute(1, 0, 2).unsqueeze(1)
         vis_bias = [vb.unbind(0) for vb in vis_bias.unbind(0)]  # T × K × (B, N)
-        frames = feats.transpose(0, 1).contiguous().unbind(0)  # T × (B, N, d)
+        frames = values.transpose(0, 1).contiguous().unbind(0)  # T × (B, N, d)
+        frame_keys = frames if keys is values else keys.transpose(0, 1).contiguous().unbind(0)
         w_sp = torch.cat([self.visual_interaction.object_proj.weight, self.memory_interaction.object_proj.weight]).t()
         b_sp = torch.cat([self.visual_interaction.object_proj.bias, self.memory_interaction.object_proj.bias])
         g_in = self.gates[0]
@@ -200,33 +216,31 @@ class SAMCell(nn.Module):
         v_vis_k, v_mem_k = v_vis.unbind(1), v_mem.unbind(1)
         point = grid_cells > 0
 
-        mem = feats.new_zeros(B, S, d)
-        mem_loc = feats.new_zeros(B, S, grid_cells) if point else None
-        head = feats.new_zeros(B, S)
+        mem = values.new_zeros(B, S, d)
+        mem_loc = values.new_zeros(B, S, grid_cells) if point else None
+        head = values.new_zeros(B, S)
         head[:, 0] = 1.0
-        s0 = self.drop(self.init_summary.expand(B, T, d)).unbind(1)
+        s0 = self.initial_summaries(B, T)
         summaries, evidence = [], []
-        tr: dict[str, list[Tensor]] = {k: [] for k in ("visual_attention", "read_head", "gates",
-                                                          "write_head", "write_weight")}
+        tr: dict[str, list[Tensor]] = {k: [] for k in TRACE_KEYS}
         for t in range(T):
-            x = frames[t]
             mem_proj = self.memory_interaction.item_proj(mem)  # (B, S, d), frozen within the frame
             mem_bias = (torch.bmm(mem, r_mem.transpose(1, 2)) + b_mem.unsqueeze(1)).permute(2, 0, 1)
             mem_bias = mem_bias.contiguous().unbind(0)  # K × (B, S)
             s = s0[t]
-            vas, rhs, gs, vos, ws, heads = [], [], [], [], [], []
+            out: dict[str, list[Tensor]] = {k: [] for k in ("va", "rh", "vo", "mo", "g", "w", "head")}
             for k in range(K):
-                s, va, rh, vo, g, w, new_head = step(
-                    s, x, vis_bias[t][k], mem, mem_proj, mem_bias[k], v_vis_k[k], v_mem_k[k], gate_pre[k],
-                    head, *weights)
-                heads.append(head)
+                s, *step_out, new_head = step(
+                    s, frames[t], frame_keys[t], vis_bias[t][k], mem, mem_proj, mem_bias[k], v_vis_k[k],
+                    v_mem_k[k], gate_pre[k], head, *weights)
+                out["head"].append(head)
                 head = new_head
-                for seq, val in ((vas, va), (rhs, rh), (gs, g), (vos, vo), (ws, w)):
-                    seq.append(val)
+                for key, val in zip(("va", "rh", "vo", "mo", "g", "w"), step_out, strict=True):
+                    out[key].append(val)
             summaries.append(s)
-            W, VO, G = torch.stack(ws, 1), torch.stack(vos, 1), torch.stack(gs, 1)  # (B, K, ·)
+            W, VO, G = (torch.stack(out[key], 1) for key in ("w", "vo", "g"))  # (B, K, ·)
             if point:
-                VA, RH = torch.stack(vas, 1), torch.stack(rhs, 1)
+                VA, RH = torch.stack(out["va"], 1), torch.stack(out["rh"], 1)
                 if kernel is None:
                     va_grid = VA
                 elif kernel.dim() == 2:
@@ -235,11 +249,27 @@ class SAMCell(nn.Module):
                     va_grid = torch.bmm(VA, kernel[:, t])  # (B, K, G)
                 evidence.append(G[..., 0:1] * va_grid + G[..., 1:2] * torch.bmm(RH, mem_loc))
                 mem_loc = _apply_writes(mem_loc, W, va_grid)
-            mem = _apply_writes(mem, W, VO)
             if trace:
-                for key, seq in (("visual_attention", vas), ("read_head", rhs), ("write_head", heads)):
-                    tr[key].append(torch.stack(seq, 1))
-                tr["gates"].append(G)
-                tr["write_weight"].append(W)
+                _trace_frame(tr, out, mem, head)
+            mem = _apply_writes(mem, W, VO)
         out_trace = {k: torch.stack(v, 1) for k, v in tr.items()} if trace else {}
         return CellOutput(torch.stack(summaries, 1), torch.stack(evidence, 1) if point else None, out_trace)
+
+
+# Per frame t and step k, [B, T, K, ·]. write_head: the head step k writes through; write_head_after: the
+# head after step k's update; memory: the slots after step k's write (writes are applied after the frame's
+# last step, in step order, so this is the memory the next frame sees once k = K − 1).
+TRACE_KEYS = ("visual_attention", "read_head", "visual_object", "memory_object", "gates", "write_head",
+              "write_weight", "write_head_after", "memory")
+
+
+def _trace_frame(tr: dict[str, list[Tensor]], out: dict[str, list[Tensor]], mem: Tensor, head: Tensor) -> None:
+    for key, name in (("visual_attention", "va"), ("read_head", "rh"), ("visual_object", "vo"),
+                      ("memory_object", "mo"), ("gates", "g"), ("write_head", "head"), ("write_weight", "w")):
+        tr[key].append(torch.stack(out[name], 1))
+    tr["write_head_after"].append(torch.stack(out["head"][1:] + [head], 1))
+    mems = []
+    for w, vo in zip(out["w"], out["vo"], strict=True):  # the K writes one at a time
+        mem = mem * (1.0 - w).unsqueeze(-1) + w.unsqueeze(-1) * vo.unsqueeze(1)
+        mems.append(mem)
+    tr["memory"].append(torch.stack(mems, 1))

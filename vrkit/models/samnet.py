@@ -9,12 +9,25 @@ answers from [question, final summary] at every frame. Defaults: d = 128, K = 8,
 configuration has exactly the reference's 1,014,879 parameters without the pointing head.
 
 Perception
-    pixels: frames [B, T, 3, H, W] → COG CNN (all B·T frames in one call; bf16 autocast and channels-last
-            friendly) → (H/16)·(W/16) vectors of 128 → shared linear → d.
-    state:  objects [B, T, N, F] + object_mask → linear F → d → the same shared linear d → d.
+    pixels: frames [B, T, 3, H, W] in [0, 1] → COG CNN (all B·T frames in one call; bf16 autocast and
+            channels-last friendly) → (H/16)·(W/16) feature vectors of d (the CNN's last width is d).
+    state:  objects [B, T, N, F] + object_mask → linear F → d (the object embeddings).
+    Either way the items have a linear projection d → d (``feature_proj``). As in the reference, the
+    projection only meets the projected summary inside the visual interaction; attention reads, the visual
+    object and so the memory hold the unprojected items (``visual_values="raw"``). The two paths differ only
+    in perception.
 Under CPU autocast (bf16) the CNN and the question LSTM run in bf16 (oneDNN kernels: ~1.7× for the LSTM);
 everything else runs in fp32 (autocast is disabled there): the reasoning core is made of small ops for which
 bf16 only adds casts, and its recurrences keep full precision.
+
+The reference computation and the options (docs/samnet-reference.md)
+    The defaults compute what the reference implementation (IBM mi-prometheus, tag SAM-Net_v13,
+    ``models/vwm_model``) computes on the same weights: ``visual_values="raw"``; ``question_padding="full"``
+    (questions padded with 0 to ``question_tokens`` = 24, the BiLSTM and the word attention run over the
+    padding); ``init="reference"`` (:func:`reference_init`); ``init_dropout="shared"`` (one dropout mask on the
+    initial control state and summary per forward, reused by every frame). vrkit's earlier choices are the
+    named alternatives ``projected``, ``masked``, ``torch`` and ``per_frame``. The reference feeds frames in
+    0–255; vrkit feeds [0, 1] (``vrkit convert mi-prometheus`` folds the 255 into the first convolution).
 
 Pointing head (our design; the reference returned zero pointing logits)
     Every attended item has a distribution over the grid × grid lattice ("location"): for pixels the
@@ -32,7 +45,7 @@ Pointing head (our design; the reference returned zero pointing logits)
     returns no ``point_logits``.
 
 Units (``units()``, input to output) and parameters in the reference COG pixel configuration
-    question_encoder 236,608 · image_encoder 146,008 (CNN 130,496 + feature projection 16,512) ·
+    question_encoder 236,608 · image_encoder 147,008 (CNN 130,496 + feature projection 16,512) ·
     controller 313,348 (reference 313,220 + learned initial control state 128) · reasoning_cell 148,900
     (reference SAM cell 148,772 + learned initial summary 128) · output_unit 169,015 · pointing_head 6,330.
     Total 1,021,209 = 1,014,879 (reference, exactly) + 6,330. State path: ``state_encoder`` (linear F → d and
@@ -42,15 +55,17 @@ Null item (``null_item=True``; our addition, advised by samnet.md's prototype no
     to every frame's items, so visual attention has somewhere to rest when nothing matches ("exist?" questions
     then read "attention went to nothing"). It has no location (zero row in the pointing kernel); the trace's
     ``visual_attention`` covers the real items only and ``null_attention`` [B, T, K] holds the rest.
-    d extra parameters.
+    d extra parameters (the unprojected items' width).
 
 Trace (``forward(batch, trace=True)["trace"]``), per frame t and step k, shapes [B, T, K, ·]:
     visual_attention (N items), word_attention (L words), temporal (now, last, latest, none), gates
-    (image_match, memory_match, do_replace, do_add_new), read_head (S slots), write_head (S, the head
-    position used by step k), write_weight (S, what step k writes), point_evidence (G; with pointing).
+    (image_match, memory_match, do_replace, do_add_new), read_head (S slots), visual_object and
+    memory_object (d), write_head (S, the head step k writes through), write_weight (S, what step k writes),
+    write_head_after (S, after step k's shift), memory (S × d, after step k's write), point_evidence (G; with
+    pointing); and control [B, K, d].
 
-Speed: the cell is evaluated in an algebraically fused form (see ``_samnet_cell``), the question BiLSTM as
-two unpacked runs (same result as packing), the CNN on all B·T frames at once. ``compile_step=True``
+Speed: the cell is evaluated in an algebraically fused form (see ``_samnet_cell``), the masked question
+BiLSTM as two unpacked runs (same result as packing), the CNN on all B·T frames at once. ``compile_step=True``
 torch.compiles the reasoning step (minutes of compilation on a 2-core CPU; modest gain). Training code should
 call ``vrkit.models.perf.cpu_speedups()`` once (flush denormals, keep freed memory in the heap).
 """
@@ -69,7 +84,12 @@ from vrkit.models.layers import CogCNN, PointingHead, QuestionEncoder, StateEnco
 from vrkit.models.layers.pointing import feature_map_kernel, location_kernel
 from vrkit.models.registry import register
 
-__all__ = ["GATES", "TEMPORAL_CLASSES", "SAMNet", "SAMNetConfig"]
+__all__ = ["GATES", "OPTIONS", "TEMPORAL_CLASSES", "SAMNet", "SAMNetConfig", "reference_init"]
+
+
+REFERENCE_QUESTION_TOKENS = 24  # the reference pads every COG question to 24 tokens
+OPTIONS = {"visual_values": ("raw", "projected"), "question_padding": ("full", "masked"),
+           "init": ("reference", "torch"), "init_dropout": ("shared", "per_frame")}
 
 
 @dataclass
@@ -80,15 +100,32 @@ class SAMNetConfig(IOConfig):
     dropout: float = 0.15  # on the learned initial control state and initial summary
     embed_dim: int = 64  # word embedding
     question_hidden: int = 128  # BiLSTM units per direction (question vector = 2× this)
-    cnn_channels: tuple[int, ...] = (32, 64, 64, 128)
+    cnn_channels: tuple[int, ...] | None = None  # None: (32, 64, 64, dim) as in the reference
     channels_last: bool = True  # CNN memory format (faster on CPU with bf16 autocast)
     xy_offset: int = -2  # state path: objects[..., xy_offset : xy_offset + 2] = (x, y) for pointing
     compile_step: bool = False  # torch.compile the reasoning step (fuses its small ops; first call compiles)
     null_item: bool = False  # a learned "nothing here" item appended to every frame's items (see module docstring)
+    # The reference computation (defaults) and vrkit's earlier choices as named options (docs/samnet-reference.md):
+    visual_values: str = "raw"  # raw: attention reads unprojected features | projected: the projections
+    question_padding: str = "full"  # full: pad to question_tokens, read and attend over padding | masked
+    question_tokens: int = REFERENCE_QUESTION_TOKENS  # padding length for question_padding=full
+    init: str = "reference"  # reference: Xavier / zero bias, CNN ReLU-gain Xavier, zero initial states | torch
+    init_dropout: str = "shared"  # shared: one dropout mask per forward for every frame | per_frame
+
+    def __post_init__(self) -> None:
+        for name, allowed in OPTIONS.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"samnet: {name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if self.cnn_channels is None:
+            self.cnn_channels = (32, 64, 64, self.dim)
+        self.cnn_channels = tuple(self.cnn_channels)
+        if self.path == "pixels" and self.visual_values == "raw" and self.cnn_channels[-1] != self.dim:
+            raise ValueError(f"samnet: visual_values=raw stores CNN features in memory, so the last CNN width "
+                             f"must equal dim ({self.dim}), not {self.cnn_channels[-1]}")
 
 
 class _ImageEncoder(nn.Module):
-    """frames [B, T, 3, H, W] → features [B, T, h·w, d] (CNN, then a shared linear)."""
+    """frames [B, T, 3, H, W] → CNN features [B, T, h·w, C] (fp32); ``feature_proj`` maps them to d."""
 
     def __init__(self, cfg: SAMNetConfig) -> None:
         super().__init__()
@@ -98,12 +135,11 @@ class _ImageEncoder(nn.Module):
     def forward(self, frames: Tensor) -> Tensor:
         B, T = frames.shape[:2]
         x = self.cnn(frames.flatten(0, 1))  # (B·T, h·w, C), one batched call for all frames
-        with torch.autocast("cpu", enabled=False):
-            return self.feature_proj(x.float()).unflatten(0, (B, T))  # (B, T, h·w, d)
+        return x.to(frames.dtype).unflatten(0, (B, T))  # back to the input's precision after bf16 autocast
 
 
 class _StateEncoder(nn.Module):
-    """objects [B, T, N, F] (+ mask) → features [B, T, N, d], mask [B, T, N]."""
+    """objects [B, T, N, F] (+ mask) → object embeddings [B, T, N, d], mask [B, T, N]; ``feature_proj`` d → d."""
 
     def __init__(self, cfg: SAMNetConfig) -> None:
         super().__init__()
@@ -111,8 +147,7 @@ class _StateEncoder(nn.Module):
         self.feature_proj = nn.Linear(cfg.dim, cfg.dim)
 
     def forward(self, objects: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-        x, mask = self.objects(objects.float(), mask)
-        return self.feature_proj(x), mask
+        return self.objects(objects.float(), mask)
 
 
 @register("samnet")
@@ -126,18 +161,29 @@ class SAMNet(ReasoningModel):
             raise ValueError(f"samnet: path must be 'pixels' or 'state', not {cfg.path!r}")
         self.cfg = cfg
         d = cfg.dim
-        self.question_encoder = QuestionEncoder(cfg.vocab_size, cfg.embed_dim, cfg.question_hidden, d)
+        self.question_encoder = QuestionEncoder(cfg.vocab_size, cfg.embed_dim, cfg.question_hidden, d,
+                                                padding=cfg.question_padding, pad_to=cfg.question_tokens)
         qdim = self.question_encoder.question_dim
         if cfg.path == "pixels":
             self.image_encoder = _ImageEncoder(cfg)
         else:
             self.state_encoder = _StateEncoder(cfg)
         self.controller = Controller(d, qdim, cfg.steps, cfg.dropout)
-        self.reasoning_cell = SAMCell(d, cfg.steps, cfg.slots, cfg.dropout, cfg.compile_step)
+        self.reasoning_cell = SAMCell(d, cfg.steps, cfg.slots, cfg.dropout, cfg.compile_step,
+                                      shared_dropout=cfg.init_dropout == "shared")
         hidden = qdim + d
         self.output_unit = nn.Sequential(nn.Linear(hidden, hidden), nn.ELU(), nn.Linear(hidden, cfg.num_answers))
         self.pointing_head = PointingHead(d, cfg.steps, cfg.grid) if cfg.pointing else None
-        self.null_item = nn.Parameter(torch.zeros(d)) if cfg.null_item else None
+        width = cfg.cnn_channels[-1] if cfg.path == "pixels" else d  # the unprojected items' width
+        self.null_item = nn.Parameter(torch.zeros(width)) if cfg.null_item else None
+        if cfg.init == "reference":
+            reference_init(self)
+
+    @classmethod
+    def small_config(cls) -> dict[str, Any]:
+        small = super().small_config()
+        small["cnn_channels"] = (*small["cnn_channels"][:-1], small["dim"])  # raw values: CNN width = dim
+        return small
 
     # -- interface -------------------------------------------------------------------------------
     def units(self) -> dict[str, nn.Module]:
@@ -155,30 +201,41 @@ class SAMNet(ReasoningModel):
         self.output_unit[2] = nn.Linear(old.in_features, num_answers).to(old.weight.device, old.weight.dtype)
         self.cfg.num_answers = num_answers
 
+    def perceive(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Unprojected items [B, T, N, d_in], mask [B, T, N] | None and the pointing kernel (None: identity or
+        no pointing). Pixels: CNN feature maps (cells row-major); state: the object embeddings."""
+        cfg = self.cfg
+        if cfg.path == "pixels":
+            frames = batch["frames"]
+            h, w = self.image_encoder.cnn.feature_hw(frames.shape[-2], frames.shape[-1])
+            kernel = None
+            if cfg.pointing and not (h == w == cfg.grid):
+                kernel = feature_map_kernel(h, w, cfg.grid).to(frames.device)
+            return self.image_encoder(frames), None, kernel
+        with torch.autocast(batch["objects"].device.type, enabled=False):
+            objects = batch["objects"]
+            items, mask = self.state_encoder(objects, batch.get("object_mask"))
+            kernel = None
+            if cfg.pointing:
+                xy = objects[..., cfg.xy_offset: cfg.xy_offset + 2 or None].float()
+                kernel = location_kernel(xy, cfg.grid)  # (B, T, N, G)
+        return items, mask, kernel
+
     def forward(self, batch: dict[str, Tensor], trace: bool = False) -> dict[str, Any]:
         cfg = self.cfg
         G = cfg.grid * cfg.grid if cfg.pointing else 0
-        kernel: Tensor | None = None
-        if cfg.path == "pixels":
-            frames = batch["frames"]
-            feats, mask = self.image_encoder(frames), None  # (B, T, N, d)
-            h, w = self.image_encoder.cnn.feature_hw(frames.shape[-2], frames.shape[-1])
-            if G and not (h == w == cfg.grid):
-                kernel = feature_map_kernel(h, w, cfg.grid).to(feats.device)
+        items, mask, kernel = self.perceive(batch)
         words, q, word_mask = self.question_encoder(batch["question"], batch["question_len"])  # ambient autocast
-        with torch.autocast("cpu", enabled=False):
-            words, q = words.float(), q.float()
-            if cfg.path == "state":
-                objects = batch["objects"]
-                feats, mask = self.state_encoder(objects, batch.get("object_mask"))
-                if G:
-                    xy = objects[..., cfg.xy_offset: cfg.xy_offset + 2 or None].float()
-                    kernel = location_kernel(xy, cfg.grid)  # (B, T, N, G)
+        with torch.autocast(items.device.type, enabled=False):
+            words, q = words.to(items.dtype), q.to(items.dtype)  # fp32 after bf16 autocast
             if self.null_item is not None:
-                feats, mask, kernel = self._with_null_item(feats, mask, kernel, G)
+                items, mask, kernel = self._with_null_item(items, mask, kernel, G)
+            encoder = self.image_encoder if cfg.path == "pixels" else self.state_encoder
+            keys = encoder.feature_proj(items)
+            values = items if cfg.visual_values == "raw" else keys
             control, word_attn, temporal = self.controller(q, words, word_mask)
-            cell = self.reasoning_cell(feats, mask, control, temporal, kernel, G, trace)
-            T = feats.shape[1]
+            cell = self.reasoning_cell(values, keys, mask, control, temporal, kernel, G, trace)
+            T = items.shape[1]
             out_in = torch.cat([q.unsqueeze(1).expand(-1, T, -1), cell.summary], dim=-1)  # (B, T, Q + d)
             result: dict[str, Any] = {"logits": self.output_unit(out_in)}
             if self.pointing_head is not None:
@@ -190,6 +247,7 @@ class SAMNet(ReasoningModel):
                     tr["visual_attention"] = tr["visual_attention"][..., :-1]
                 tr["word_attention"] = word_attn.unsqueeze(1).expand(-1, T, -1, -1)  # (B, T, K, L)
                 tr["temporal"] = temporal.unsqueeze(1).expand(-1, T, -1, -1)  # (B, T, K, 4)
+                tr["control"] = control  # (B, K, d)
                 if cell.evidence is not None:
                     tr["point_evidence"] = cell.evidence  # (B, T, K, G)
                 result["trace"] = tr
@@ -197,7 +255,7 @@ class SAMNet(ReasoningModel):
 
     def _with_null_item(self, feats: Tensor, mask: Tensor | None, kernel: Tensor | None,
                         G: int) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """Append the learned null item: feats [B, T, N, d] → [B, T, N + 1, d]; mask gets True; the pointing
+        """Append the learned null item: items [B, T, N, d] → [B, T, N + 1, d]; mask gets True; the pointing
         kernel gets a zero row (attention on "nothing" is no location evidence)."""
         B, T, N, d = feats.shape
         feats = torch.cat([feats, self.null_item.expand(B, T, 1, d)], dim=2)
@@ -209,3 +267,40 @@ class SAMNet(ReasoningModel):
             pad = kernel.new_zeros(*kernel.shape[:-2], 1, kernel.shape[-1])
             kernel = torch.cat([kernel, pad], dim=-2)
         return feats, mask, kernel
+
+
+def reference_init(model: SAMNet) -> None:
+    """The reference implementation's initialisation: every linear layer of the reasoning units Xavier-uniform
+    with zero bias (the controller's per-step question projections one step at a time); the CNN's convolutions
+    Xavier-uniform with the ReLU gain and bias 0.01; the output unit's first layer Kaiming-uniform; the learned
+    initial control state and summary zero. The question encoder's embedding, LSTM and word projection keep
+    PyTorch's defaults (as in the reference), and so do vrkit's additions (pointing head, null item)."""
+    def xavier(layer: nn.Linear) -> None:
+        nn.init.xavier_uniform_(layer.weight)
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+
+    with torch.no_grad():
+        ctl = model.controller
+        for k in range(ctl.step_weight.shape[0]):
+            nn.init.xavier_uniform_(ctl.step_weight[k])
+        ctl.step_bias.zero_()
+        ctl.init_control.zero_()
+        model.reasoning_cell.init_summary.zero_()
+        for unit in (ctl, model.reasoning_cell):
+            for m in unit.modules():
+                if isinstance(m, nn.Linear):
+                    xavier(m)
+        if model.cfg.path == "pixels":
+            for m in model.image_encoder.cnn.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.xavier_uniform_(m.weight, gain=nn.init.calculate_gain("relu"))
+                    nn.init.constant_(m.bias, 0.01)
+            xavier(model.image_encoder.feature_proj)
+        else:
+            xavier(model.state_encoder.objects.embed)
+            xavier(model.state_encoder.feature_proj)
+        first, last = model.output_unit[0], model.output_unit[2]
+        nn.init.kaiming_uniform_(first.weight)
+        nn.init.zeros_(first.bias)
+        xavier(last)

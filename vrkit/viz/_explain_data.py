@@ -69,6 +69,9 @@ class Explanation:
     pred_point: np.ndarray | None = None
     target_point: np.ndarray | None = None
     point_mask: np.ndarray | None = None
+    # (T, K) attention on the padding after the question (SAMNet's reference question padding attends over
+    # it); None when the model masks padding
+    pad_attention: np.ndarray | None = None
 
     @property
     def frames(self) -> int:
@@ -99,6 +102,8 @@ class Explanation:
                     "read_argmax": int(np.argmax(self.read_head[t, k])),
                     "write_total": round(float(self.write_weight[t, k].sum()), 4),
                 })
+                if self.pad_attention is not None:
+                    steps[-1]["padding"] = round(float(self.pad_attention[t, k]), 4)
             frames.append({"pred": self.pred[t], "target": self.target[t], "correct": self.correct[t],
                            "top": [[w, round(p, 4)] for w, p in self.top[t]], "steps": steps})
         return {"world": self.world, "path": self.path, "model": self.model, "family": self.family,
@@ -272,7 +277,8 @@ def build_explanation(task: Any, batch: dict[str, torch.Tensor], answer_vocab: l
         visual_attention=tr["visual_attention"], word_attention=tr["word_attention"][..., :n_words],
         temporal=tr["temporal"], gates=tr["gates"], read_head=tr["read_head"], write_weight=tr["write_weight"],
         write_head=tr.get("write_head"), canvas=canvas, feature_hw=feature_hw, objects=marks,
-        pred_point=pred_point, target_point=points if point_mask.any() else None, point_mask=point_mask)
+        pred_point=pred_point, target_point=points if point_mask.any() else None, point_mask=point_mask,
+        pad_attention=pad if (pad := tr["word_attention"][..., n_words:].sum(-1)).any() else None)
     for t in range(T):
         order = np.argsort(-probs[t])[:3]
         expl.top.append([(str(answer_vocab[i]), float(probs[t, i])) for i in order])

@@ -161,11 +161,14 @@ def frame_figure(expl: Explanation, t: int, dpi: int = 80) -> Figure:
         _attention_panel(fig.add_subplot(gs[0, k]), expl, t, k)
     _answer_panel(fig.add_subplot(gs[0, K]), expl, t)
     words = expl.word_attention[t].T  # (L, K)
+    labels = expl.tokens or ["?"]
+    if expl.pad_attention is not None:  # the reference question padding: attention on it as one more row
+        words, labels = np.vstack([words, expl.pad_attention[t][None]]), [*labels, "(padding)"]
     word_max = max(float(words.max()), min(1.0, 3.0 / L))  # uniform attention (1/L) stays dim
     word_title = f"word attention (colours 0–{word_max:.2f})" + (
         "; question reversed, as the model reads it" if expl.reversed_question else "")
     slots = [f"slot {s}" for s in range(S)]
-    _matrix(fig.add_subplot(gs[1, :K]), words, expl.tokens or ["?"], word_title, vmax=word_max)
+    _matrix(fig.add_subplot(gs[1, :K]), words, labels, word_title, vmax=word_max)
     _matrix(fig.add_subplot(gs[2, :K]), expl.temporal[t].T, list(TEMPORAL_CLASSES), "temporal class")
     _matrix(fig.add_subplot(gs[3, :K]), expl.gates[t].T, list(GATES), "gates", cmap="magma")
     _matrix(fig.add_subplot(gs[4, :K]), expl.read_head[t].T, slots, "memory read head", cmap="cividis")

@@ -22,13 +22,22 @@ class QuestionEncoder(nn.Module):
                                   (zero-padding positions are not meaningful; use ``mask``),
         question [B, 2·hidden]    concatenation of the final forward and backward hidden states,
         mask     [B, L] bool      True on real tokens (position < question_len).
-    Each direction sees exactly the tokens before ``question_len`` — the result of packing the padded
-    sequences — but is computed as two unpacked runs (the backward one on each question reversed within
-    its length), which lets CPU use the fused oneDNN LSTM kernel: packed LSTMs run step by step there.
+    ``padding="masked"`` (default): each direction sees exactly the tokens before ``question_len`` — the
+    result of packing the padded sequences — but is computed as two unpacked runs (the backward one on each
+    question reversed within its length), which lets CPU use the fused oneDNN LSTM kernel: packed LSTMs run
+    step by step there.
+    ``padding="full"`` (SAMNet's reference implementation): every question is padded with id 0 to at least
+    ``pad_to`` tokens and the BiLSTM reads all of them, padding included; the question vector is the final
+    state of each direction after the whole padded sequence, and ``mask`` is all True (attention over the
+    words covers the padding too). ``question_len`` is then ignored.
     """
 
-    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden: int = 128, out_dim: int = 128) -> None:
+    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden: int = 128, out_dim: int = 128,
+                 padding: str = "masked", pad_to: int = 0) -> None:
         super().__init__()
+        if padding not in ("masked", "full"):
+            raise ValueError(f"question padding must be 'masked' or 'full', not {padding!r}")
+        self.padding, self.pad_to = padding, pad_to
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         self.lstm = nn.LSTM(embed_dim, hidden, num_layers=1, batch_first=True, bidirectional=True)
         self.word_proj = nn.Linear(2 * hidden, out_dim)
@@ -39,6 +48,8 @@ class QuestionEncoder(nn.Module):
         return 2 * self.hidden
 
     def forward(self, question: Tensor, question_len: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if self.padding == "full":
+            return self._forward_full(question)
         B, L = question.shape
         lengths = question_len.clamp(min=1, max=L)
         lengths = lengths.to(question.device)
@@ -57,3 +68,12 @@ class QuestionEncoder(nn.Module):
         out = torch.cat([fwd, reverse_within(bwd, lengths)], dim=-1) * mask.unsqueeze(-1)  # (B, L, 2h)
         words = self.word_proj(out)  # (B, L, out_dim)
         return words, q, mask
+
+    def _forward_full(self, question: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        B, L = question.shape
+        if self.pad_to > L:
+            question = torch.nn.functional.pad(question, (0, self.pad_to - L))
+        out, (h, _) = self.lstm(self.embedding(question))  # (B, L', 2h); h (2, B, h): forward, backward
+        words = self.word_proj(out)
+        mask = torch.ones(words.shape[:2], dtype=torch.bool, device=words.device)
+        return words, h.transpose(0, 1).reshape(B, -1), mask

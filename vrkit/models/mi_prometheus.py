@@ -1,0 +1,154 @@
+"""Reference SAMNet weights (IBM mi-prometheus, tag ``SAM-Net_v13``, model ``VWM``) → vrkit's SAMNet.
+
+:func:`map_reference_state` turns the reference's ``state_dict`` (its own key names) into a state dict of
+vrkit's pixel SAMNet in the reference configuration (``SAMNetConfig()`` defaults, COG sizes), which then computes
+the same function as the reference on frames in [0, 1] (docs/samnet-reference.md). What the mapping does beyond
+renaming:
+
+* the controller's merge layer reads [previous control, step question] in the reference and
+  [step question, previous control] in vrkit: its two column blocks are swapped;
+* the per-step question projections (one ``Linear`` each) are stacked into one [K, d, 2h] parameter;
+* word-embedding rows and answer-classifier rows are permuted from the reference vocabularies
+  (:data:`REFERENCE_INPUT_VOCAB`, :data:`REFERENCE_OUTPUT_VOCAB`) to vrkit's (identical for COG today, but
+  mapped by word so that neither side's order is assumed);
+* the reference feeds frames in 0–255, vrkit in [0, 1]: the first convolution's weights are multiplied by 255
+  (exact: the convolution is linear and its bias is not scaled);
+* the initial control state and summary are stored [1, d] in the reference, [d] in vrkit.
+
+vrkit's pointing head has no reference counterpart (the reference returns zero pointing logits); it keeps the
+values of the model it is loaded into.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vrkit.worlds.cog.constants import COLORS, INPUT_VOCAB, OUTPUT_VOCAB, SHAPES, SPACES, TIME_WORDS
+
+REFERENCE_TAG = "IBM/mi-prometheus SAM-Net_v13 (models/vwm_model, configs/cog/cog_vwm.yaml)"
+
+# The vocabularies of the reference's COG problem (index = position; 0, "invalid", doubles as padding).
+REFERENCE_INPUT_VOCAB: tuple[str, ...] = (
+    ("invalid", ".", ",", "?", "object", "color", "shape", "loc", "on", "if", "then", "else", "exist", "equal",
+     "and", "the", "of", "with", "point") + SPACES + COLORS + SHAPES + TIME_WORDS)
+REFERENCE_OUTPUT_VOCAB: tuple[str, ...] = ("true", "false") + COLORS + SHAPES
+
+_D = "question_driven_controller."
+_V = "vwm_cell.visual_retrieval_unit."
+_M = "vwm_cell.memory_retrieval_unit."
+# reference name prefix → vrkit name prefix (suffixes .weight/.bias/... are kept)
+_RENAMES: tuple[tuple[str, str], ...] = (
+    ("question_encoder.lstm.", "question_encoder.lstm."),
+    ("question_encoder.lstm_proj.", "question_encoder.word_proj."),
+    (_D + "attention_module.attn.0.", "controller.word_attention.score."),
+    (_D + "temporal_classifier.0.", "controller.temporal.0."),
+    (_D + "temporal_classifier.2.", "controller.temporal.2."),
+    ("image_encoder.cnn_module.", "image_encoder.cnn.net."),
+    ("feature_maps_proj_layer.", "image_encoder.feature_proj."),
+    (_V + "interaction_module.base_object_proj_layer.", "reasoning_cell.visual_interaction.object_proj."),
+    (_V + "interaction_module.modifier.", "reasoning_cell.visual_interaction.combine."),
+    (_V + "attention_module.attn.0.", "reasoning_cell.visual_attention.score."),
+    (_M + "interaction_module.base_object_proj_layer.", "reasoning_cell.memory_interaction.object_proj."),
+    (_M + "interaction_module.feature_objects_proj_layer.", "reasoning_cell.memory_interaction.item_proj."),
+    (_M + "interaction_module.modifier.", "reasoning_cell.memory_interaction.combine."),
+    (_M + "attention_module.attn.0.", "reasoning_cell.memory_attention.score."),
+    ("vwm_cell.reasoning_unit.reasoning_module.", "reasoning_cell.gates."),
+    ("vwm_cell.summary_unit.concat_layer.", "reasoning_cell.summary_update."),
+    ("output_unit_answer.classifier.", "output_unit."),
+)
+# handled one by one below
+_SPECIAL = ("mem_0", "control_0", "question_encoder.Embedding.weight", _D + "ctrl_question.weight",
+            _D + "ctrl_question.bias")
+
+
+class ConversionError(ValueError):
+    """The reference state dict does not fit (missing, unexpected or wrong-shaped tensors)."""
+
+
+def _permutation(src: Sequence[str], dst: Sequence[str], what: str) -> list[int]:
+    """For each word of ``dst`` its index in ``src``."""
+    index = {w: i for i, w in enumerate(src)}
+    missing = [w for w in dst if w not in index]
+    if missing:
+        raise ConversionError(f"{what}: vrkit word(s) {', '.join(missing[:5])} not in the reference vocabulary")
+    return [index[w] for w in dst]
+
+
+def vocabulary_mapping(ref_input: Sequence[str] = REFERENCE_INPUT_VOCAB,
+                       ref_output: Sequence[str] = REFERENCE_OUTPUT_VOCAB) -> dict[str, Any]:
+    """Reference id of every vrkit input token and answer class (recorded in a converted checkpoint)."""
+    return {"input": _permutation(ref_input, INPUT_VOCAB, "input vocabulary"),
+            "output": _permutation(ref_output, OUTPUT_VOCAB, "answer vocabulary"),
+            "reference_input_vocab": list(ref_input), "reference_output_vocab": list(ref_output)}
+
+
+def map_reference_state(ref: Mapping[str, Any], target: Mapping[str, Tensor], steps: int = 8,
+                        input_scale: float = 255.0,
+                        vocab: Mapping[str, Sequence[int]] | None = None) -> dict[str, Tensor]:
+    """vrkit state dict for ``target`` (a vrkit SAMNet's ``state_dict()``) holding the reference weights ``ref``.
+
+    Tensors of ``target`` that the reference lacks (the pointing head) are taken from ``target``. Raises
+    :class:`ConversionError` naming the first missing, unexpected or wrong-shaped tensors."""
+    ref = {k: torch.as_tensor(np.asarray(v)) if not isinstance(v, Tensor) else v for k, v in ref.items()}
+    vocab = vocab or vocabulary_mapping()
+    out: dict[str, Tensor] = {}
+    unexpected = []
+    for key, value in ref.items():
+        if key in _SPECIAL or key.startswith(_D + "pos_aware_layers."):
+            continue
+        for src, dst in _RENAMES:
+            if key.startswith(src):
+                out[dst + key[len(src):]] = value
+                break
+        else:
+            unexpected.append(key)
+    if unexpected:
+        raise ConversionError(f"unexpected tensor(s) in the reference state dict: {', '.join(unexpected[:5])}")
+    need = [k for k in (*_SPECIAL, *(f"{_D}pos_aware_layers.{k}.{p}" for k in range(steps)
+                                     for p in ("weight", "bias"))) if k not in ref]
+    if need:
+        raise ConversionError(f"missing tensor(s) in the reference state dict: {', '.join(need[:5])}")
+    out["reasoning_cell.init_summary"] = ref["mem_0"].reshape(-1)
+    out["controller.init_control"] = ref["control_0"].reshape(-1)
+    out["controller.step_weight"] = torch.stack([ref[f"{_D}pos_aware_layers.{k}.weight"] for k in range(steps)])
+    out["controller.step_bias"] = torch.stack([ref[f"{_D}pos_aware_layers.{k}.bias"] for k in range(steps)])
+    w = ref[_D + "ctrl_question.weight"]  # [d, 2d] over [control, step question]
+    d = w.shape[0]
+    out["controller.merge.weight"] = torch.cat([w[:, d:], w[:, :d]], dim=1) if w.dim() == 2 else w
+    out["controller.merge.bias"] = ref[_D + "ctrl_question.bias"]
+    emb = ref["question_encoder.Embedding.weight"]
+    out["question_encoder.embedding.weight"] = _rows(emb, vocab["input"], "question_encoder.Embedding.weight")
+    for p in ("weight", "bias"):
+        key = f"output_unit.2.{p}"
+        if key in out:
+            out[key] = _rows(out[key], vocab["output"], f"output_unit_answer.classifier.2.{p}")
+    conv = "image_encoder.cnn.net.0.weight"
+    if conv in out:
+        out[conv] = out[conv] * input_scale
+    return _check_against(out, target)
+
+
+def _rows(t: Tensor, order: Sequence[int], name: str) -> Tensor:
+    if t.dim() == 0 or t.shape[0] <= max(order):
+        raise ConversionError(f"{name} has {t.shape[0] if t.dim() else 0} rows; the reference vocabulary needs "
+                              f"{max(order) + 1}")
+    return t[list(order)]
+
+
+def _check_against(out: dict[str, Tensor], target: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    extra = sorted(set(out) - set(target))
+    if extra:
+        raise ConversionError(f"reference tensor(s) with no place in this vrkit SAMNet: {', '.join(extra[:5])}")
+    bad = [f"{k} {tuple(out[k].shape)} (vrkit {tuple(target[k].shape)})" for k in out
+           if tuple(out[k].shape) != tuple(target[k].shape)]
+    if bad:
+        raise ConversionError(f"wrong shape: {'; '.join(bad[:3])}")
+    missing = [k for k in target if k not in out and not k.startswith("pointing_head.")]
+    if missing:
+        raise ConversionError(f"missing tensor(s) in the reference state dict for {', '.join(missing[:5])}")
+    return {k: (out[k].to(target[k].dtype) if k in out else target[k]) for k in target}
