@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import tempfile
@@ -28,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 from vrkit.engine.config import load_config  # noqa: E402
 from vrkit.engine.evaluate import evaluate, load_task, parse_data_spec  # noqa: E402
 from vrkit.engine.run import train  # noqa: E402
+from vrkit.errors import InputError  # noqa: E402
 from vrkit.utils.atomic import atomic_write_text  # noqa: E402
+from vrkit.utils.threads import add_threads_argument, apply_thread_policy  # noqa: E402
 
 
 def run_cell(model: str, path: str, precision: str, minutes: float, args: argparse.Namespace, workdir: Path) -> dict:
@@ -91,7 +92,7 @@ def main() -> None:
     ap.add_argument("--tag", default=None)
     ap.add_argument("--base", choices=("cpu", "defaults"), default="cpu",
                     help="cpu: configs/cog/<model>_cpu.yaml as the base; defaults: the model's reference sizes")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 when two benches share the 2 cores)")
+    add_threads_argument(ap)
     ap.add_argument("--workers", type=int, default=0, help="data-generation worker processes")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra config override for every cell, e.g. model.steps=4 (repeatable)")
@@ -103,7 +104,10 @@ def main() -> None:
     minutes = args.minutes
     if args.smoke:
         minutes, args.eval_n, args.epoch_size = 0.1, 96, 960
-    torch.set_num_threads(max(1, min(args.threads, os.cpu_count() or 1)))
+    try:
+        apply_thread_policy(args.threads)
+    except InputError as err:
+        ap.error(str(err))
     cells = []
     with tempfile.TemporaryDirectory(prefix="vrkit-acc-") as tmp:
         for model in args.models.split(","):

@@ -7,8 +7,13 @@ Inputs follow the batch contract: question [B, 25] (lengths 5–25), frames [B, 
 (canonical) or 16 (hard) object slots. Loss = answer cross-entropy + COG pointing soft cross-entropy;
 Adam lr 2e-4, weight decay 2e-5, gradient clipping by value at 10 (the reference COG recipe).
 bf16 = CPU autocast around the forward (the model keeps its reasoning core in fp32) + channels-last CNN.
-Writes bench/results/train_step_<model>_<variant>_<path>_<precision>[_b<batch> if not 48].json; the last line
-printed is JSON. Applies vrkit.models.perf.cpu_speedups() (flush denormals, keep freed memory in the heap).
+Writes bench/results/train_step_<model>_<variant>_<path>_<precision>[_b<batch> if not 48].json (not with
+--no-write); the last line printed is JSON. Applies vrkit.models.perf.cpu_speedups() (flush denormals, keep freed
+memory in the heap) and the thread policy of vrkit.utils.threads (--threads N|auto; auto = 1 per process).
+
+--busy loop|mix runs the steps beside another process keeping one core busy (bench/_common.py BusyCore: a plain
+busy loop, or a mix of short-lived jobs); --seconds bounds the timed part (a busy machine can make a step of two
+spinning threads last seconds). bench/thread_policy.py runs the threads x load grid with these flags.
 """
 
 from __future__ import annotations
@@ -28,10 +33,16 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "bench"))
+
+from _common import BUSY_KINDS, BusyCore  # noqa: E402
+
+from vrkit.errors import InputError  # noqa: E402
 from vrkit.models.layers import point_target  # noqa: E402
 from vrkit.models.perf import cpu_speedups  # noqa: E402
 from vrkit.models.registry import build_model  # noqa: E402
 from vrkit.utils.atomic import atomic_write_text  # noqa: E402
+from vrkit.utils.threads import add_threads_argument, apply_thread_policy  # noqa: E402
 
 FRAMES = {"canonical": 4, "hard": 8}
 OBJECTS = {"canonical": 6, "hard": 16}
@@ -78,12 +89,19 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--steps", type=int, default=5, help="timed steps (after 2 warm-up steps)")
     ap.add_argument("--compile-step", action="store_true", help="samnet: torch.compile the reasoning step")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    add_threads_argument(ap)
     ap.add_argument("--no-heap", action="store_true", help="leave glibc's allocator at its defaults")
+    ap.add_argument("--busy", choices=BUSY_KINDS, default="none",
+                    help="another process keeps one core busy meanwhile: loop (busy loop) | mix (short jobs)")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="stop timing after this many seconds (at least 1 step, at most --steps)")
+    ap.add_argument("--no-write", action="store_true", help="print the JSON line only (no results file)")
     args = ap.parse_args(argv)
+    try:
+        policy = apply_thread_policy(args.threads)
+    except InputError as err:
+        ap.error(str(err))
     switches = cpu_speedups(heap=not args.no_heap)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     extra = {"compile_step": True} if args.compile_step else {}
     model = build_model(args.model, path=args.path, **extra)
@@ -91,7 +109,6 @@ def main(argv: list[str] | None = None) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=2e-4, weight_decay=2e-5)
     batch = make_batch(args.batch, args.variant, args.path)
     use_bf16 = args.precision == "bf16"
-    load_before = round(os.getloadavg()[0], 2)  # the machine is shared: record how busy it was
 
     def step() -> float:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
@@ -103,15 +120,20 @@ def main(argv: list[str] | None = None) -> dict:
         opt.step()
         return float(loss.detach())
 
-    t0 = time.perf_counter()
-    for _ in range(2):
-        step()
-    warmup = time.perf_counter() - t0
-    times = []
-    for _ in range(args.steps):
+    with BusyCore(args.busy, seconds=600) as busy:  # the load ends at exit, or by itself after 10 minutes
+        load_before = round(os.getloadavg()[0], 2)
         t0 = time.perf_counter()
-        loss = step()
-        times.append(time.perf_counter() - t0)
+        for _ in range(2):
+            step()
+        warmup = time.perf_counter() - t0
+        times: list[float] = []
+        start = time.perf_counter()
+        while len(times) < args.steps and (args.seconds is None or not times
+                                           or time.perf_counter() - start < args.seconds):
+            t0 = time.perf_counter()
+            loss = step()
+            times.append(time.perf_counter() - t0)
+        load_after = round(os.getloadavg()[0], 2)
     med = statistics.median(times)
     result = {
         "model": args.model, "variant": args.variant, "path": args.path, "precision": args.precision,
@@ -120,15 +142,19 @@ def main(argv: list[str] | None = None) -> dict:
         "compile_step": args.compile_step, "warmup_s": round(warmup, 2),
         "step_s_median": round(med, 5), "step_s_min": round(min(times), 5),
         "samples_per_s": round(args.batch / med, 2), "samples_per_s_best": round(args.batch / min(times), 2),
-        "last_loss": round(loss, 4), "threads": torch.get_num_threads(), **switches, "torch": torch.__version__,
-        "machine": platform.machine(), "loadavg_1m_before": load_before,
-        "loadavg_1m_after": round(os.getloadavg()[0], 2),
+        # what a training run sees (slow outlier steps included), beside the median of the steps
+        "samples_per_s_overall": round(args.batch * len(times) / sum(times), 2), "timed_steps": len(times),
+        "last_loss": round(loss, 4), "threads": torch.get_num_threads(), "threads_source": policy["source"],
+        "interop_threads": policy["interop_threads"], "busy": busy.kind, **switches, "torch": torch.__version__,
+        # the machine is shared: record how busy it was (1-minute load average, busy load included)
+        "machine": platform.machine(), "loadavg_1m_before": load_before, "loadavg_1m_after": load_after,
     }
-    out_dir = REPO / "bench" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.batch == 48 else f"_b{args.batch}"
-    name = f"train_step_{args.model}_{args.variant}_{args.path}_{args.precision}{suffix}.json"
-    atomic_write_text(out_dir / name, json.dumps(result, indent=2) + "\n")
+    if not args.no_write:
+        out_dir = REPO / "bench" / "results"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        suffix = "" if args.batch == 48 else f"_b{args.batch}"
+        name = f"train_step_{args.model}_{args.variant}_{args.path}_{args.precision}{suffix}.json"
+        atomic_write_text(out_dir / name, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
     return result
 

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vrkit.utils.threads import add_threads_argument, apply_thread_policy
+
 
 def official_sample_dir() -> Path:
     """``<repo>/../shared/data/cog-official-sample/val_4_3_1`` (may not exist)."""
@@ -112,6 +114,8 @@ def run_demo(out: Path, minutes: float, n_per_family: int, families: str, seed: 
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    threads = apply_thread_policy(args.threads)
+    print(f"torch threads: {threads['threads']} ({threads['source']})", file=sys.stderr)
     out = Path(args.out)
     summary = run_demo(out, args.minutes, args.n_per_family, args.families, args.seed, args.eval_n,
                        args.overrides, log=lambda s: print(s, flush=True))
@@ -129,5 +133,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="classification (default, the 23 word-answer families) | all | a group | comma list")
     p.add_argument("--eval-n", type=int, default=2300, dest="eval_n", help="fresh examples to evaluate on")
     p.add_argument("--seed", type=int, default=0)
+    add_threads_argument(p)
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="training config overrides")
     p.set_defaults(handler=_cmd_demo)

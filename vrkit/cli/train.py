@@ -8,8 +8,11 @@ import re
 import sys
 from pathlib import Path
 
+from vrkit.utils.threads import add_threads_argument, apply_thread_policy
+
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    threads = apply_thread_policy(args.threads)  # first: DDP ranks and data workers inherit it (utils/threads.py)
     from vrkit.engine.config import dump_yaml, load_config
 
     overrides = list(args.overrides)
@@ -38,7 +41,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from vrkit.engine.data import datamodule_class
 
         print(format_table(result["val"], datamodule_class(cfg.data.world).GROUPS))
-    print(f"run: {result['run_dir']}  epochs: {result['epochs']}  steps: {result['steps']}")
+    print(f"run: {result['run_dir']}  epochs: {result['epochs']}  steps: {result['steps']}  "
+          f"threads: {threads['threads']} ({threads['source']})")
     return 0
 
 
@@ -48,9 +52,12 @@ def _data_name(spec: list[str]) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from vrkit.engine.evaluate import evaluate, format_table, load_task, parse_data_spec, write_eval
+    from vrkit.engine.evaluate import describe_origin, evaluate, format_table, load_task, parse_data_spec, write_eval
 
+    apply_thread_policy(args.threads)
     task = load_task(args.ckpt)
+    if (origin := describe_origin(task)) is not None:
+        print(origin)
     source = parse_data_spec(args.data, args.families)
     summary = evaluate(task, source, args.batch_size, args.precision)
     summary.update({"checkpoint": str(args.ckpt), "data": list(args.data), "seed": task.cfg.seed})
@@ -65,8 +72,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from vrkit.engine.evaluate import load_task, parse_data_spec, predict
 
+    apply_thread_policy(args.threads)
     task = load_task(args.ckpt)
-    n = predict(task, parse_data_spec(args.data, args.families), args.out, args.batch_size)
+    n = predict(task, parse_data_spec(args.data, args.families), args.out, args.batch_size, logits=args.logits)
     print(json.dumps({"examples": n, "out": str(args.out)}))
     return 0
 
@@ -86,6 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--accelerator", help="cpu | gpu | auto (trainer.accelerator)")
     p.add_argument("--num-nodes", type=int, dest="num_nodes", help="nodes (trainer.num_nodes)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    add_threads_argument(p)
     p.set_defaults(handler=_cmd_train)
 
     for name, fn, helptext in (("eval", _cmd_eval, "accuracy of a checkpoint per family/group"),
@@ -101,4 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             q.add_argument("--out", help="output prefix for .csv/.json (default <run>/eval/<ckpt>_<data>)")
         else:
             q.add_argument("--out", required=True, help="output .jsonl")
+            q.add_argument("--logits", action="store_true",
+                           help="add each frame's {answer word: logit} map to every row")
+        add_threads_argument(q)
         q.set_defaults(handler=fn)

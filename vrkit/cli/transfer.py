@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from vrkit.utils.threads import add_threads_argument, apply_thread_policy
+
 
 def _ints(text: str) -> list[int]:
     try:
@@ -26,10 +28,8 @@ def _cmd_recipe(args: argparse.Namespace) -> int:
     from vrkit.transfer import RecipeSpec, parse_partitions, run_recipe, write_report
     from vrkit.transfer.recipes import plan
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    threads = apply_thread_policy(args.threads)
+    print(f"torch threads: {threads['threads']} ({threads['source']})", file=sys.stderr)
     world = getattr(args, "world", None) or ("clevr" if args.recipe == "feature" else "cog")
     partitions = parse_partitions(getattr(args, "partition", None))
     for model in args.model:
@@ -77,7 +77,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "then runs are epoch-exact and machine-independent)")
     p.add_argument("--no-report", action="store_true", help="do not write the tables and figure")
     p.add_argument("--dry-run", action="store_true", help="list the stages (and training budget) and exit")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (1 is fastest on a busy 2-core machine)")
+    add_threads_argument(p)
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. model.dim=32")
 
 
