@@ -5,14 +5,17 @@ Intra-op parallelism in torch's CPU kernels is OpenMP: every op splits its work 
 barrier, and an idle team member spin-waits for the next op. SAMNet's training step is thousands of small ops
 (32 sequential reasoning steps per sample), so the team meets at a barrier thousands of times per step. When
 another process runs on one of the two cores, the thread on that core is descheduled for whole scheduler
-slices while its partner spins at the barrier: measured, ``bench/train_step.py --model samnet --path state``
-falls from ~500 samples/s (1 thread) to 91-267 beside a busy loop and to ~4 beside a mix of short jobs with
-2 threads. ``OMP_WAIT_POLICY=PASSIVE`` (sleep instead of spin) made it worse: every barrier becomes a futex
-wake-up. On an idle machine 2 threads are only ~1.1-1.4x faster than 1 (bench/results/thread_policy.json).
+slices while its partner spins at the barrier. Measured (issue 7), ``bench/train_step.py --model samnet --path
+state`` with 2 threads fell from ~720 samples/s (idle) to 91-267 beside a busy loop and to ~4 beside a mix of
+short jobs, against ~500 with 1 thread; ``bench/thread_policy.py`` here: 444 idle, 4.4 beside a busy loop, 51
+beside a mix, against 375-402 with 1 thread in all three. ``OMP_WAIT_POLICY=PASSIVE`` (sleep instead of
+spin) made it worse: every barrier becomes a futex wake-up. On an idle machine 2 threads are 1.1x (state path)
+to 1.6x (pixels, bf16) faster than 1, and beside another job 3-90x slower (bench/results/thread_policy.json,
+README "Threads and cores").
 
 The policy, therefore: **one intra-op thread per training process** unless the user says otherwise. A single
 thread never waits on a descheduled partner, so another job on the machine costs it at most its fair share of
-a core instead of 2-100x. To use both cores for one run, run one process per core (``vrkit train --devices 2
+a core instead of 3-90x. To use both cores for one run, run one process per core (``vrkit train --devices 2
 --strategy ddp``: every DDP process gets one thread through this policy) — the future path the issue accepts
 where data parallelism beats intra-op threads; it is not made automatic here because it changes the effective
 batch size.
@@ -51,7 +54,7 @@ from vrkit.errors import InputError
 ENV_VAR = "VRKIT_THREADS"
 AUTO_THREADS = 1  # per process; see the module docstring for the measurements behind it
 THREADS_HELP = ("torch threads per process: N or auto (default auto = 1 per process: a second intra-op thread "
-                "gains ~1.1-1.4x on an idle machine but loses 2-100x when another job shares a core; "
+                "gains 1.1-1.6x on an idle machine but loses 3-90x when another job shares a core; "
                 f"env {ENV_VAR} when the flag is absent)")
 
 
