@@ -157,3 +157,22 @@ def test_mi_prometheus_checkpoint_dict_with_dates_and_stats_converts(ref_dir: Pa
     assert task.origin["input_scale"] == 255.0
     torch.testing.assert_close(task.model.image_encoder.cnn.net[0].weight,
                                ref["image_encoder.cnn_module.0.weight"] * 255)
+
+
+def test_converted_checkpoint_fine_tunes_with_the_transfer_code(converted: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    from vrkit.engine.config import SourceConfig
+    from vrkit.engine.convert import reference_config
+    from vrkit.transfer.finetune import finetune_run
+
+    cfg = reference_config()
+    cfg.data = dataclasses.replace(cfg.data, train=SourceConfig(n=8), val=SourceConfig(n=4), batch_size=4)
+    cfg.trainer = dataclasses.replace(cfg.trainer, max_steps=2, max_epochs=1)
+    res = finetune_run(cfg, converted, tmp_path / "ft", units=["output_unit"])
+    task = load_task(res["ckpt"])
+    assert task.origin is not None and task.origin["input_scale"] == 1.0
+    before = load_task(converted).model.state_dict()
+    after = task.model.state_dict()
+    assert not torch.equal(before["output_unit.2.weight"], after["output_unit.2.weight"])  # trained
+    assert torch.equal(before["reasoning_cell.summary_update.weight"], after["reasoning_cell.summary_update.weight"])

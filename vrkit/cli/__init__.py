@@ -17,7 +17,7 @@ from vrkit.errors import InputError, TrainingDiverged
 
 # Modules registering sub-commands, in help order.
 _COMMAND_MODULES = ("generate", "cog", "clevr", "show", "train", "demo", "models", "transfer", "retrieve", "explain",
-                    "report")
+                    "report", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -117,6 +117,7 @@ def finetune_run(cfg: TrainConfig, source_ckpt: str | Path, run_dir: str | Path,
     task = ReasoningTask(to_dict(cfg))
     src = load_task(source_ckpt)
     task.model.load_state_dict(src.model.state_dict())
+    task.origin = src.origin  # converted reference weights stay traceable through fine-tuning
     frozen: list[nn.Module] = []
     if units is not None:
         all_units = task.model.units()
