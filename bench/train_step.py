@@ -6,7 +6,9 @@ Inputs follow the batch contract: question [B, 25] (lengths 5–25), frames [B, 
 [B, T, N, 55] (colour one-hot, shape one-hot, x, y) with a mask; T = 4 (canonical) or 8 (hard); N = 6
 (canonical) or 16 (hard) object slots. Loss = answer cross-entropy + COG pointing soft cross-entropy;
 Adam lr 2e-4, weight decay 2e-5, gradient clipping by value at 10 (the reference COG recipe).
-bf16 = CPU autocast around the forward (the model keeps its reasoning core in fp32) + channels-last CNN.
+The model is built by the engine from configs/cog/<model>_paper.yaml (reference widths) exactly as `vrkit train`
+builds it (channels-last CNN on the pixel path unless --set trainer.channels_last=false).
+bf16 = CPU autocast around the forward (the model keeps its reasoning core in fp32).
 Writes bench/results/train_step_<model>_<variant>_<path>_<precision>[_b<batch> if not 48].json (not with
 --no-write); the last line printed is JSON. Applies vrkit.models.perf.cpu_speedups() (flush denormals, keep freed
 memory in the heap) and the thread policy of vrkit.utils.threads (--threads N|auto; auto = 1 per process).
@@ -37,10 +39,11 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from _common import BUSY_KINDS, BusyCore  # noqa: E402
 
+from vrkit.engine.config import load_config  # noqa: E402
+from vrkit.engine.module import build_run_model as _engine_model  # noqa: E402
 from vrkit.errors import InputError  # noqa: E402
 from vrkit.models.layers import point_target  # noqa: E402
 from vrkit.models.perf import cpu_speedups  # noqa: E402
-from vrkit.models.registry import build_model  # noqa: E402
 from vrkit.utils.atomic import atomic_write_text  # noqa: E402
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy  # noqa: E402
 
@@ -70,6 +73,16 @@ def make_batch(batch: int, variant: str, path: str, image: int = 112, seed: int 
     return out
 
 
+def build_run_model(model: str, path: str, precision: str, variant: str = "canonical",
+                    overrides: list[str] | None = None) -> torch.nn.Module:
+    """The model ``vrkit train -c configs/cog/<model>_paper.yaml`` trains (reference widths), on ``path``,
+    built by the engine's own builder, so the benchmark times what training runs (e.g. channels-last)."""
+    cfg = load_config(REPO / "configs" / "cog" / f"{model}_paper.yaml",
+                      [f"data.path={path}", f"data.variant={variant}", f"trainer.precision={precision}",
+                       *(overrides or [])])
+    return _engine_model(cfg)
+
+
 def loss_fn(out: dict, batch: dict, grid: int = 7) -> torch.Tensor:
     logits = out["logits"].float()
     loss = F.cross_entropy(logits.flatten(0, 1), batch["answer"].flatten(), ignore_index=-100)
@@ -96,6 +109,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seconds", type=float, default=None,
                     help="stop timing after this many seconds (at least 1 step, at most --steps)")
     ap.add_argument("--no-write", action="store_true", help="print the JSON line only (no results file)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override of the paper recipe, e.g. trainer.channels_last=false (repeatable)")
     args = ap.parse_args(argv)
     try:
         policy = apply_thread_policy(args.threads)
@@ -103,8 +118,8 @@ def main(argv: list[str] | None = None) -> dict:
         ap.error(str(err))
     switches = cpu_speedups(heap=not args.no_heap)
     torch.manual_seed(0)
-    extra = {"compile_step": True} if args.compile_step else {}
-    model = build_model(args.model, path=args.path, **extra)
+    extra = ["model.compile_step=true"] if args.compile_step else []
+    model = build_run_model(args.model, args.path, args.precision, args.variant, extra + args.set)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=2e-4, weight_decay=2e-5)
     batch = make_batch(args.batch, args.variant, args.path)
@@ -139,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
         "model": args.model, "variant": args.variant, "path": args.path, "precision": args.precision,
         "batch": args.batch, "frames": FRAMES[args.variant], "steps": args.steps,
         "params": sum(p.numel() for p in model.parameters()),
-        "compile_step": args.compile_step, "warmup_s": round(warmup, 2),
+        "compile_step": args.compile_step, "overrides": args.set, "warmup_s": round(warmup, 2),
         "step_s_median": round(med, 5), "step_s_min": round(min(times), 5),
         "samples_per_s": round(args.batch / med, 2), "samples_per_s_best": round(args.batch / min(times), 2),
         # what a training run sees (slow outlier steps included), beside the median of the steps

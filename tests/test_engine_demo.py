@@ -17,7 +17,10 @@ def test_demo_runs_end_to_end(tmp_path, cog_sample):
     summary = demo.run_demo(out, minutes=0.05, n_per_family=20, families=fams, seed=1, eval_n=16,
                             overrides=["model.dim=32", "model.steps=2", "data.train.n=64", "data.batch_size=16"],
                             log=lambda s: None, official=cog_sample / "val_4_3_1")
-    assert (out / "data" / "train_4_3_1").is_dir() and (out / "run" / "checkpoints" / "last.ckpt").is_file()
+    assert (out / "data" / "val_4_3_1").is_dir() and (out / "run" / "checkpoints" / "last.ckpt").is_file()
+    assert not (out / "data" / "train_4_3_1").exists()  # training streams fresh examples
+    cfg = json.loads(json.dumps(__import__("yaml").safe_load((out / "run" / "config.yaml").read_text())))
+    assert cfg["data"]["train"]["kind"] == "stream"
     png = (out / "accuracy.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((out / "demo.json").read_text())
@@ -25,6 +28,10 @@ def test_demo_runs_end_to_end(tmp_path, cog_sample):
     fresh, official = saved["eval"]["fresh generated"], saved["eval"]["official val_4_3_1 sample"]
     assert fresh["examples"] == 16
     assert official["examples"] == 100 and set(official["families"]) == {"ExistColor", "GetShape"}
+    base = saved["baselines"]  # answering without looking, per family: prior >= chance, both in (0, 1]
+    assert set(base["families"]) == {"ExistColor", "GetShape"}
+    for fam in base["families"].values():
+        assert 0 < fam["chance"] <= fam["prior"] <= 1 and fam["chance"] == pytest.approx(1 / fam["answers"])
 
 
 def test_official_sample_is_located_next_to_the_repo(shared_data):

@@ -1,10 +1,12 @@
 """`vrkit demo`: the whole flow in a few minutes on a laptop.
 
-1. generate a small COG canonical dataset (official layout) under ``OUT/data``;
-2. train SAMNet on the state path for ``--minutes`` (run directory ``OUT/run``);
+1. generate a small COG canonical validation set (official layout) under ``OUT/data``;
+2. train SAMNet on the state path for ``--minutes`` on a stream of fresh examples (each epoch new ones:
+   the generator makes thousands per second, far more than training consumes; run directory ``OUT/run``);
 3. evaluate the best checkpoint on freshly generated examples and, when present, on the official sample
-   ``../shared/data/cog-official-sample/val_4_3_1``; print the per-family tables;
-4. write ``OUT/accuracy.png`` (per-family accuracy bars) and ``OUT/demo.json``.
+   ``../shared/data/cog-official-sample/val_4_3_1``; print the per-family tables with what answering without
+   looking scores (chance, and the family's most frequent answer: the prior);
+4. write ``OUT/accuracy.png`` (per-family accuracy bars with chance and prior marked) and ``OUT/demo.json``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ def official_sample_dir() -> Path:
     return Path(vrkit.__file__).resolve().parents[1].parent / "shared" / "data" / "cog-official-sample" / "val_4_3_1"
 
 
+STREAM_EPOCH = 9600  # fresh training examples per epoch (an epoch ends with a validation pass)
+
+
 def demo_config(out: Path, minutes: float, families: str, seed: int, overrides: list[str] | None = None):
-    """The demo's training config: SAMNet (reference width, 4 steps) on the generated files, state path."""
+    """The demo's training config: SAMNet (reference width, 4 steps) on a stream of fresh examples, validated on
+    the generated files, state path."""
     from vrkit.engine.config import load_config
 
     data = out / "data"
@@ -36,7 +42,7 @@ def demo_config(out: Path, minutes: float, families: str, seed: int, overrides: 
     base = [
         "model.name=samnet", "model.dim=128", "model.steps=4", "model.slots=8",
         "data.variant=canonical", f"data.families={families}", "data.path=state",
-        f"data.train={{kind: files, paths: ['{data / 'train_4_3_1'}'], n: 1920}}",
+        f"data.train={{kind: stream, n: {STREAM_EPOCH}}}",
         f"data.val={{kind: files, paths: ['{data / 'val_4_3_1'}']}}",
         "data.batch_size=64", "optim.lr=1e-3", "optim.weight_decay=0", "optim.clip=10", "optim.clip_mode=norm",
         "optim.warmup_start_lr=2.5e-4", "optim.warmup_every=1", "trainer.max_epochs=1000",
@@ -46,8 +52,9 @@ def demo_config(out: Path, minutes: float, families: str, seed: int, overrides: 
 
 
 def bar_figure(results: dict[str, dict[str, Any]], path: Path, title: str,
-               order: list[str] | None = None) -> None:
-    """Per-family accuracy bars, one colour per evaluation set (PNG, Agg backend)."""
+               order: list[str] | None = None, baselines: dict[str, Any] | None = None) -> None:
+    """Per-family accuracy bars, one colour per evaluation set (PNG, Agg backend); ``baselines``
+    (:func:`vrkit.engine.evaluate.answer_baselines`) adds each family's chance and prior as tick marks."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,6 +71,12 @@ def bar_figure(results: dict[str, dict[str, Any]], path: Path, title: str,
     for i, (name, r) in enumerate(results.items()):
         acc = [100 * r["families"].get(f, {"acc": np.nan})["acc"] for f in fams]
         ax.bar(x + (i - (len(results) - 1) / 2) * width, acc, width, label=f"{name} (mean {100 * r['acc']:.1f}%)")
+    if baselines:
+        for key, style, label in (("prior", dict(color="black", lw=1.6), "prior: most frequent answer"),
+                                  ("chance", dict(color="grey", lw=1.2, ls=":"), "chance")):
+            ys = [100 * baselines["families"].get(f, {}).get(key, np.nan) for f in fams]
+            ax.hlines(ys, x - 0.42, x + 0.42, **style,
+                      label=f"{label} (mean {100 * baselines['acc_' + key]:.1f}%)")
     ax.set_xticks(x, fams, rotation=75, ha="right", fontsize=7)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
@@ -79,7 +92,7 @@ def run_demo(out: Path, minutes: float, n_per_family: int, families: str, seed: 
              overrides: list[str] | None = None, log=print, official: Path | None = None) -> dict[str, Any]:
     """Generate, train, evaluate, plot; returns the summary written to ``OUT/demo.json``. ``official``: the
     official sample directory to evaluate on (default :func:`official_sample_dir`; skipped when absent)."""
-    from vrkit.engine.evaluate import evaluate, format_table, load_task, parse_data_spec
+    from vrkit.engine.evaluate import answer_baselines, evaluate, format_table, load_task, parse_data_spec
     from vrkit.engine.run import train
     from vrkit.utils.atomic import atomic_write_text
     from vrkit.worlds.cog.constants import GROUPS, VARIANTS, resolve_families
@@ -87,11 +100,11 @@ def run_demo(out: Path, minutes: float, n_per_family: int, families: str, seed: 
 
     fams = resolve_families(families.split(",") if "," in families else families)
     t0 = time.time()
-    for split, n in (("train", n_per_family), ("val", max(10, n_per_family // 15))):
-        if not (out / "data" / f"{split}_4_3_1").exists():
-            generate_dataset(GenerateConfig(variant=VARIANTS["canonical"], variant_name="canonical", families=fams,
-                                            n_per_family=n, split=split, seed=seed, out=str(out / "data")))
-    log(f"generated {len(fams)} families x {n_per_family} train examples in {time.time() - t0:.0f} s")
+    if not (out / "data" / "val_4_3_1").exists():
+        generate_dataset(GenerateConfig(variant=VARIANTS["canonical"], variant_name="canonical", families=fams,
+                                        n_per_family=n_per_family, split="val", seed=seed, out=str(out / "data")))
+    log(f"generated {len(fams)} families x {n_per_family} validation examples in {time.time() - t0:.0f} s; "
+        f"training streams {STREAM_EPOCH} fresh examples per epoch")
     cfg = demo_config(out, minutes, families, seed, overrides)
     t1 = time.time()
     result = train(cfg, resume=(out / "run" / "checkpoints" / "last.ckpt").exists())
@@ -99,16 +112,22 @@ def run_demo(out: Path, minutes: float, n_per_family: int, families: str, seed: 
     ckpt = out / "run" / "checkpoints" / "best.ckpt"
     task = load_task(ckpt if ckpt.exists() else out / "run" / "checkpoints" / "last.ckpt")
     evals: dict[str, dict[str, Any]] = {}
-    evals["fresh generated"] = evaluate(task, parse_data_spec([f"gen:canonical:{eval_n}:{seed + 1000}"], fams))
+    fresh = parse_data_spec([f"gen:canonical:{eval_n}:{seed + 1000}"], fams)
+    evals["fresh generated"] = evaluate(task, fresh)
+    base = answer_baselines(task, fresh)
     sample = official_sample_dir() if official is None else official
     if sample.is_dir():
         evals["official val_4_3_1 sample"] = evaluate(task, parse_data_spec([str(sample)], fams))
     for name, summary in evals.items():
         log(f"\n== {name} ({summary['examples']} examples)\n" + format_table(summary, GROUPS))
+    log(f"without looking (fresh examples): prior {100 * base['acc_prior']:.1f} %, "
+        f"chance {100 * base['acc_chance']:.1f} %")
     order = [f for g in GROUPS.values() for f in g]
-    bar_figure(evals, out / "accuracy.png", f"SAMNet (state path) after {minutes:g} min on COG canonical", order)
+    bar_figure(evals, out / "accuracy.png", f"SAMNet (state path) after {minutes:g} min on COG canonical", order,
+               baselines=base)
     summary = {"minutes": minutes, "steps": result["steps"], "epochs": result["epochs"],
-               "families": fams, "seed": seed, "eval": evals, "figure": str(out / "accuracy.png")}
+               "train_examples": result["steps"] * cfg.data.batch_size, "families": fams, "seed": seed,
+               "eval": evals, "baselines": base, "figure": str(out / "accuracy.png")}
     atomic_write_text(out / "demo.json", json.dumps(summary, indent=1, sort_keys=True))
     return summary
 
@@ -126,9 +145,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="generate COG data, train SAMNet for a few minutes, evaluate, plot")
     p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
-    p.add_argument("--minutes", type=float, default=3.0, help="training time budget (default 3)")
-    p.add_argument("--n-per-family", type=int, default=300, dest="n_per_family",
-                   help="generated training examples per family (default 300)")
+    p.add_argument("--minutes", type=float, default=5.0, help="training time budget (default 5)")
+    p.add_argument("--n-per-family", type=int, default=20, dest="n_per_family",
+                   help="generated validation examples per family, written in the official layout (default 20)")
     p.add_argument("--families", default="classification",
                    help="classification (default, the 23 word-answer families) | all | a group | comma list")
     p.add_argument("--eval-n", type=int, default=2300, dest="eval_n", help="fresh examples to evaluate on")

@@ -108,6 +108,25 @@ def evaluate(task: ReasoningTask, source: SourceConfig, batch_size: int | None =
     return res
 
 
+@torch.no_grad()
+def answer_baselines(task: ReasoningTask, source: SourceConfig, batch_size: int | None = None) -> dict[str, Any]:
+    """What answering without looking scores on ``source``, per family with word answers: ``prior`` (always the
+    family's most frequent answer on these examples) and ``chance`` (uniform over the answers the family gives).
+    ``acc_prior`` / ``acc_chance``: their means over families, comparable to a summary's ``acc``."""
+    _, loader = _loader(task, source, batch_size)
+    counts: dict[int, dict[int, int]] = {}
+    for batch in loader:
+        ans, fam = batch["answer"], batch["family"]
+        for b in range(ans.shape[0]):
+            per = counts.setdefault(int(fam[b]), {})
+            for a in ans[b][ans[b] >= 0].tolist():
+                per[a] = per.get(a, 0) + 1
+    fams = {task.family_names[f]: {"prior": max(c.values()) / sum(c.values()), "chance": 1.0 / len(c),
+                                   "answers": len(c)} for f, c in sorted(counts.items()) if c}
+    mean = (lambda key: sum(v[key] for v in fams.values()) / len(fams)) if fams else (lambda key: float("nan"))
+    return {"families": fams, "acc_prior": mean("prior"), "acc_chance": mean("chance")}
+
+
 def format_table(summary: dict[str, Any], groups: dict[str, Sequence[str]] | None = None) -> str:
     """Per-family table (grouped when ``groups`` is given), then groups and the overall line."""
     fams = summary["families"]

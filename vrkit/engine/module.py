@@ -40,6 +40,18 @@ def model_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if k in known}
 
 
+def build_run_model(cfg: TrainConfig) -> torch.nn.Module:
+    """The model a run trains, built exactly as ``vrkit train`` builds it (benchmarks use this too): the
+    registered model with :func:`model_kwargs`, its parameters in channels-last format on the pixel path
+    when ``trainer.channels_last`` (the default: 1.4× fp32 and 1.8× bf16 for SAMNet's CNN on CPU)."""
+    from vrkit.models.registry import build_model
+
+    model = build_model(cfg.model.name, **model_kwargs(cfg))
+    if cfg.trainer.channels_last and cfg.data.path == "pixels":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
 def _seed_of(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:7], "little")
 
@@ -51,11 +63,7 @@ class ReasoningTask(L.LightningModule):
         super().__init__()
         self.save_hyperparameters({"config": config})
         self.cfg: TrainConfig = from_dict(_without_paths(config))
-        from vrkit.models.registry import build_model
-
-        self.model = build_model(self.cfg.model.name, **model_kwargs(self.cfg))
-        if self.cfg.trainer.channels_last and self.cfg.data.path == "pixels":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = build_run_model(self.cfg)
         dm = datamodule_class(self.cfg.data.world)
         self.family_names: list[str] = list(dm.FAMILY_NAMES)
         self.groups: dict[str, tuple[str, ...]] = dict(dm.GROUPS)
