@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser demo test lint bench bench-accuracy clean
+.PHONY: setup browser demo test lint bench bench-accuracy bench-curves clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +45,19 @@ bench: $(STAMP)
 	$(BIN)/python bench/clevr_questions.py
 	$(BIN)/python bench/rcbir_ged.py
 	for m in $(MODELS); do \
-	  $(BIN)/python bench/train_step.py --model $$m --path state --precision fp32 --steps 5; \
+	  $(BIN)/python bench/train_step.py --model $$m --path state --precision fp32 --steps 9; \
+	  $(BIN)/python bench/train_step.py --model $$m --path pixels --precision fp32 --steps 3; \
 	  $(BIN)/python bench/train_step.py --model $$m --path pixels --precision bf16 --steps 3; \
 	done
+	$(BIN)/python bench/profile_step.py --path state --steps 300
+	$(BIN)/python bench/profile_step.py --path pixels --steps 40
+	$(BIN)/python bench/ddp_step.py --path state --steps 300
+
+# Learning curves of every model (state path) and SAMNet / COG baseline on pixels: one run at a time.
+CURVE_MINUTES ?= 30
+bench-curves: $(STAMP)
+	for m in $(MODELS); do $(BIN)/python bench/learning_curve.py --model $$m --path state --minutes $(CURVE_MINUTES); done
+	for m in samnet cog_baseline; do $(BIN)/python bench/learning_curve.py --model $$m --path pixels --minutes $(CURVE_MINUTES); done
 
 # The slow one: accuracy after real training (8 cells x 30 min, about 4 hours on 2 cores).
 bench-accuracy: $(STAMP)

@@ -99,6 +99,7 @@ class TrainerConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     progress_bar: bool = False
+    profiler: Literal["simple"] | None = None  # per-hook times (data, forward, backward, optimizer) → profile.txt
 
 
 @dataclass

@@ -70,6 +70,11 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list | None = None
                                save_top_k=1 if has_val else 0, save_last=True, enable_version_counter=False))
     if t.early_stopping_patience is not None and has_val:
         cbs.append(EarlyStopping(monitor="val/acc", mode="max", patience=t.early_stopping_patience))
+    profiler = None
+    if t.profiler == "simple":  # per-hook wall time (data, training_step, backward, optimizer) → profile.txt
+        from lightning.pytorch.profilers import SimpleProfiler
+
+        profiler = SimpleProfiler(dirpath=str(run_dir), filename="profile")
     loggers: Any = False
     if logger:
         loggers = [ResumableCSVLogger(str(run_dir), keep_epoch),
@@ -83,7 +88,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list | None = None
         log_every_n_steps=t.log_every_n_steps, enable_progress_bar=t.progress_bar, enable_model_summary=False,
         num_sanity_val_steps=0, reload_dataloaders_every_n_epochs=1, use_distributed_sampler=False,
         callbacks=cbs, logger=loggers, plugins=[AtomicCheckpointIO()], default_root_dir=str(run_dir),
-        limit_val_batches=None if has_val else 0,
+        limit_val_batches=None if has_val else 0, profiler=profiler,
     )
 
 

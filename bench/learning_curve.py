@@ -1,0 +1,192 @@
+"""Learning curves: accuracy against wall-clock training time and against examples seen, for any model and path.
+
+    .venv/bin/python bench/learning_curve.py --model samnet --path state --minutes 30
+    .venv/bin/python bench/learning_curve.py --model cog_baseline --path pixels --minutes 30   # bf16, 56 px
+    .venv/bin/python bench/learning_curve.py --figure                   # docs/img/learning_curves.png from all
+
+Trains with ``vrkit train`` on the model's cpu recipe (configs/cog/<model>_cpu.yaml: fresh streamed COG canonical
+examples, the 23 word-answer families; pixels: bf16 autocast, ``--pixel-size`` frames) for ``--minutes`` of
+training, and every ``--every`` seconds of training (geometrically more often at the start) pauses the clock to
+evaluate the current weights on a fixed set of fresh examples (``--eval-n``, never trained on) and on the official
+sample when present (../shared/data/cog-official-sample/val_4_3_1). Accuracy is the mean of the per-family
+accuracies. Chance (uniform over each family's answers) and the prior (each family's most frequent answer) are
+measured on the same fresh examples. Writes bench/results/learning_curve_<model>_<path>_<precision>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import RESULTS, write_result  # noqa: E402
+
+MODELS = ("samnet", "cog_baseline", "mac", "relation_net", "cnn_lstm")
+
+
+class CurveRecorder:
+    """Lightning callback: evaluates at growing intervals of training time, excluding evaluation from the clock."""
+
+    def __init__(self, sources: dict[str, Any], every_s: float, batch_size: int) -> None:
+        self.sources, self.every_s, self.batch_size = sources, every_s, batch_size
+        self.points: list[dict[str, Any]] = []
+        self.train_s, self._t, self._next = 0.0, None, 5.0
+        self._cache: dict[str, list] = {}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._t = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.train_s += time.perf_counter() - self._t
+        if self.train_s >= self._next:
+            self.record(trainer, pl_module)
+            self._next = min(self._next * 2, self._next + self.every_s)
+
+    def record(self, trainer, pl_module) -> None:
+        from vrkit.engine.evaluate import _loader
+        from vrkit.engine.metrics import FamilyAccuracy, frame_correct, summarize
+
+        point: dict[str, Any] = {"train_s": round(self.train_s, 1), "steps": trainer.global_step,
+                                 "examples": trainer.global_step * self.batch_size}
+        was_training = pl_module.training
+        pl_module.eval()
+        with torch.no_grad():
+            for name, source in self.sources.items():
+                if name not in self._cache:  # the same examples at every point
+                    self._cache[name] = list(_loader(pl_module, source, 256)[1])
+                metric = FamilyAccuracy(len(pl_module.family_names))
+                for b in self._cache[name]:
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=pl_module.cfg.trainer.precision == "bf16"):
+                        out = pl_module(b)
+                    correct, valid = frame_correct(out, b)
+                    metric.update(correct, valid, b["family"])
+                point[name] = round(summarize(metric.compute(), pl_module.family_names)["acc"], 4)
+        pl_module.train(was_training)
+        self.points.append(point)
+        print(json.dumps(point), file=sys.stderr, flush=True)
+
+
+def run_curve(args: argparse.Namespace) -> dict[str, Any]:
+    from lightning.pytorch.callbacks import Callback
+
+    from vrkit.cli.demo import official_sample_dir
+    from vrkit.engine.config import load_config, to_dict
+    from vrkit.engine.data import build_datamodule
+    from vrkit.engine.evaluate import answer_baselines, parse_data_spec
+    from vrkit.engine.module import ReasoningTask
+    from vrkit.engine.run import _quiet, build_trainer
+    from vrkit.models.perf import cpu_speedups
+    from vrkit.utils.threads import apply_thread_policy
+
+    policy = apply_thread_policy(args.threads)
+    cpu_speedups()
+    precision = args.precision or ("fp32" if args.path == "state" else "bf16")
+    fams = "classification"
+    sources = {"fresh": parse_data_spec([f"gen:canonical:{args.eval_n}:{args.seed + 4242}"], fams)}
+    official = official_sample_dir()
+    if official.is_dir() and not args.no_official:
+        sources["official"] = parse_data_spec([str(official)], fams)
+    _quiet()
+    with tempfile.TemporaryDirectory(prefix="vrkit-curve-") as tmp:
+        cfg = load_config(ROOT / "configs" / "cog" / f"{args.model}_cpu.yaml", [
+            f"data.path={args.path}", f"data.image_size={args.pixel_size}", "data.val=null",
+            f"data.families={fams}", "trainer.max_epochs=100000", "trainer.early_stopping_patience=null",
+            f"trainer.max_minutes={args.minutes * 1.5 + 5}", f"trainer.precision={precision}", f"seed={args.seed}",
+            f"run_dir={tmp}/run", *args.set])
+        dm = build_datamodule(cfg.data, cfg.optim, cfg.seed)
+        task = ReasoningTask(to_dict(cfg))
+        rec = type("Recorder", (CurveRecorder, Callback), {})(sources, args.every, cfg.data.batch_size)
+        stop = type("Budget", (Callback,), {"on_train_batch_end": lambda self, tr, *a: setattr(
+            tr, "should_stop", tr.should_stop or rec.train_s >= args.minutes * 60)})()
+        trainer = build_trainer(cfg, Path(tmp) / "run", callbacks=[rec, stop], logger=False)
+        trainer.fit(task, datamodule=dm)
+        rec.record(trainer, task)
+        base = answer_baselines(task, sources["fresh"])
+    return {"bench": "learning_curve", "model": args.model, "path": args.path, "precision": precision,
+            "image_size": args.pixel_size if args.path == "pixels" else None, "minutes": args.minutes,
+            "recipe": f"configs/cog/{args.model}_cpu.yaml", "overrides": args.set, "batch": cfg.data.batch_size,
+            "threads": policy["threads"], "params": sum(p.numel() for p in task.parameters()),
+            "eval": {k: (v.n if v.kind == "stream" else v.paths) for k, v in sources.items()},
+            "chance": round(base["acc_chance"], 4), "prior": round(base["acc_prior"], 4), "points": rec.points,
+            "command": " ".join(["python", "bench/learning_curve.py", *sys.argv[1:]])}
+
+
+def figure(out: Path) -> Path:
+    """One panel against minutes, one against examples seen; every learning_curve_*.json."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vrkit.utils.atomic import atomic_path
+
+    runs = [json.loads(f.read_text()) for f in sorted(RESULTS.glob("learning_curve_*.json"))]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    for r in runs:
+        pix = f" {r['precision']} {r['image_size']} px" if r["path"] == "pixels" else ""
+        label = f"{r['model']} {r['path']}{pix}"
+        xs_t = [p["train_s"] / 60 for p in r["points"]]
+        xs_e = [max(p["examples"], 1) for p in r["points"]]
+        ys = [100 * p["fresh"] for p in r["points"]]
+        style = "-" if r["path"] == "state" else "--"
+        line = axes[0].plot(xs_t, ys, style, label=label)[0]
+        axes[1].plot(xs_e, ys, style, color=line.get_color())
+    if runs:
+        prior = max(r["prior"] for r in runs) * 100
+        chance = max(r["chance"] for r in runs) * 100
+        for ax in axes:
+            ax.axhline(prior, color="black", lw=1, label=f"prior: most frequent answer ({prior:.1f}%)")
+            ax.axhline(chance, color="grey", lw=1, ls=":", label=f"chance ({chance:.1f}%)")
+    axes[0].set_xlabel("training time (minutes, evaluation excluded)")
+    axes[1].set_xlabel("training examples seen")
+    axes[1].set_xscale("log")
+    axes[0].set_ylabel("accuracy, mean over the 23 word-answer families (%)")
+    axes[0].legend(fontsize=7, loc="lower right")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.set_ylim(0, 100)
+    fig.suptitle("COG canonical, fresh examples (bench/learning_curve.py)")
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main() -> None:
+    from vrkit.utils.threads import add_threads_argument
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=MODELS, default="samnet")
+    ap.add_argument("--path", choices=("state", "pixels"), default="state")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default=None, help="default: fp32 state, bf16 pixels")
+    ap.add_argument("--minutes", type=float, default=30.0, help="training time (evaluation excluded)")
+    ap.add_argument("--every", type=float, default=120.0, help="seconds of training between evaluations (at most)")
+    ap.add_argument("--pixel-size", type=int, default=56)
+    ap.add_argument("--eval-n", type=int, default=2300)
+    ap.add_argument("--no-official", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tag", default=None)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
+    ap.add_argument("--figure", action="store_true", help="only draw docs/img/learning_curves.png from the results")
+    add_threads_argument(ap)
+    args = ap.parse_args()
+    if not args.figure:
+        res = run_curve(args)
+        name = f"learning_curve_{args.model}_{args.path}_{res['precision']}" + (f"_{args.tag}" if args.tag else "")
+        write_result(name, res)
+    print(figure(ROOT / "docs" / "img" / "learning_curves.png"))
+
+
+if __name__ == "__main__":
+    main()
