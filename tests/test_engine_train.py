@@ -234,3 +234,12 @@ def test_cosine_decay_sets_the_optimizer_lr(tmp_path, monkeypatch):
     monkeypatch.setattr(ev, "eval_dataset", lambda t, src: (dm.make_dataset(src, "val"), dm))  # the val split
     again = ev.evaluate(task, task.cfg.data.val)
     assert again["examples"] == 32 and res["val"]["acc"] == pytest.approx(again["acc"])
+
+
+def test_profiler_writes_per_hook_times(tmp_path):
+    cfg = load_config(_tiny(tmp_path, RN), ["trainer.profiler=simple", "trainer.max_epochs=1", "data.val=null",
+                                            f"run_dir={tmp_path / 'prof'}"])
+    train(cfg)
+    text = "".join(p.read_text() for p in (tmp_path / "prof").glob("*profile*.txt"))
+    for hook in ("train_dataloader_next", "training_step", "backward", "optimizer_step"):
+        assert hook in text, hook
