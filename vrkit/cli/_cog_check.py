@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vrkit.cli._args import non_negative_int
 from vrkit.worlds.cog import io
 from vrkit.worlds.cog.checker import (
     QuestionSyntaxError,
@@ -69,13 +70,6 @@ def run_check(args: argparse.Namespace) -> int:
     return 0 if disagree == 0 else 1
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check",
@@ -89,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--memory",
-        type=_non_negative,
+        type=non_negative_int,
         default=None,
         metavar="M",
         help="look-back M for every example (default: from a <split>_<E>_<M>_<D> directory name, "
@@ -97,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-report",
-        type=_non_negative,
+        type=non_negative_int,
         default=10,
         metavar="N",
         help="print at most N disagreement lines (default 10)",

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from vrkit.cli import _generate_clevr
+from vrkit.cli._args import non_negative_int, positive_int
 from vrkit.errors import InputError
 
 
@@ -35,17 +36,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Generate COG data. Families: 'all', 'classification', 'pointing', or a comma list of "
                     "family and group names (groups: Basic, Obj-Attr, Compare, Spatial, Cognitive, Point-*).")
     c.add_argument("--variant", choices=["canonical", "hard"], default="canonical")
-    c.add_argument("--frames", type=int, help="override frames per example (E)")
-    c.add_argument("--memory", type=int, help="override the look-back (max_memory)")
-    c.add_argument("--distractors", type=int, help="override the maximum distractors per frame")
+    c.add_argument("--frames", type=positive_int, help="override frames per example (E)")
+    c.add_argument("--memory", type=positive_int, help="override the look-back (max_memory)")
+    c.add_argument("--distractors", type=non_negative_int, help="override the maximum distractors per frame")
     c.add_argument("--families", default="all")
-    c.add_argument("--n-per-family", type=int, default=100)
+    c.add_argument("--n-per-family", type=positive_int, default=100)
     c.add_argument("--split", choices=["train", "val", "test"], default="train")
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--workers", type=int, default=1)
-    c.add_argument("--train-files", type=int, help="number of train files (default: one per 100k examples)")
+    c.add_argument("--workers", type=positive_int, default=1)
+    c.add_argument("--train-files", type=positive_int, help="number of train files (default: one per 100k examples)")
     c.add_argument("--shard", type=_shard, default=(0, 1), help="generate only shard I of N (files k with k %% N == I)")
-    c.add_argument("--out", required=True)
+    c.add_argument("--out", required=True, help="output root; the split is written whole to OUT/<split>_<E>_<M>_<D>")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace an existing split directory as a whole (default: refuse a non-empty one)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(handler=_generate_cog)
     _generate_clevr.register_clevr(gsub)
@@ -56,6 +59,7 @@ def _generate_cog(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from vrkit.utils.files import check_output_dir
     from vrkit.worlds.cog.constants import VARIANTS
     from vrkit.worlds.cog.dataset import GenerateConfig, generate_dataset, plan_files
 
@@ -70,9 +74,10 @@ def _generate_cog(args: argparse.Namespace) -> int:
                              args.out, args.train_files, args.workers, args.shard)
     except ValueError as err:
         raise InputError(str(err)) from None
+    check_output_dir(args.out)
     total = sum(len(j.families) for j in plan_files(cfg) if j.index % cfg.shard[1] == cfg.shard[0])
     with tqdm(total=total, unit="ex", desc=f"cog {cfg.split_dir}", disable=args.quiet or None,
               file=sys.stderr) as bar:
-        manifest = generate_dataset(cfg, progress=bar.update)
+        manifest = generate_dataset(cfg, progress=bar.update, overwrite=args.overwrite)
     print(f"wrote {manifest['examples']} examples in {len(manifest['files'])} files to {args.out}/{cfg.split_dir}")
     return 0

@@ -47,7 +47,10 @@ class LineStore:
         linenos: list[int] = []
         fams: list[int] = []
         for fi, path in enumerate(files):
-            for lineno, line in enumerate(read_raw(path).split(b"\n"), start=1):
+            raw = read_raw(path)
+            if not raw.strip():
+                raise InputError("no examples (empty file)", path)
+            for lineno, line in enumerate(raw.split(b"\n"), start=1):
                 if not line.strip():
                     continue
                 m = _FAMILY_RE.search(line)
@@ -62,6 +65,9 @@ class LineStore:
                 file_idx.append(fi)
                 linenos.append(lineno)
                 fams.append(fam)
+        if not lengths:
+            where = self.files[0] if len(self.files) == 1 else None
+            raise InputError(f"no examples of the selected families in {len(self.files)} file(s)", where)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         self.buffer = torch.from_numpy(np.frombuffer(b"".join(chunks), dtype=np.uint8).copy())

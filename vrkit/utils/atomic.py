@@ -1,20 +1,61 @@
-"""Atomic file writes: write to a temp path in the same directory, then rename into place.
+"""Atomic file and directory writes: write to a temp path in the same directory, then rename into place.
 
-A killed process never leaves a half-written output under the final name.
+A killed process never leaves a half-written output under the final name. Temp names carry the writer's pid
+(``.<name>.<pid>.<random>.tmp``), so :func:`clean_stale_temps` can remove those of dead processes (``kill -9``)
+on the next run without touching a live writer's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from vrkit.errors import InputError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temps(directory: str | Path) -> list[Path]:
+    """Remove the temp files and directories of writers that died in ``directory``; return what was removed."""
+    directory = Path(directory)
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    for entry in directory.iterdir():
+        m = _TEMP_RE.match(entry.name)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
 
 
 @contextlib.contextmanager
@@ -22,7 +63,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the final file the usual permissions
     tmp_path = Path(tmp)
@@ -59,3 +100,75 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and next(path.iterdir(), None) is None
+
+
+def check_fresh_dir(path: str | Path, overwrite: bool) -> None:
+    """Refuse (InputError) an output directory that is a file, or non-empty without ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError("exists and is not a directory", path)
+    if path.is_dir() and not overwrite and not is_empty_dir(path):
+        raise InputError("output directory is not empty (pass --overwrite to replace it as a whole)", path)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a fresh temporary directory next to ``path``; on success it replaces ``path`` as a whole.
+
+    A non-empty ``path`` is refused before any work unless ``overwrite``; if another process fills ``path``
+    meanwhile, the rename is refused too (InputError) and nothing is mixed. On failure the temp is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(path.parent)
+    check_fresh_dir(path, overwrite)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        yield tmp
+        _swap_in(tmp, path, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap_in(tmp: Path, path: Path, overwrite: bool) -> None:
+    if is_empty_dir(path):
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise InputError("written by another process meanwhile; nothing written (pass --overwrite)", path)
+        old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
+        os.rename(path, old / path.name)
+        os.rename(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    try:
+        os.rename(tmp, path)
+    except OSError:  # another process created a non-empty `path` between the check and the rename
+        raise InputError("written by another process meanwhile; nothing written", path) from None
+
+
+@contextlib.contextmanager
+def dir_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on directory ``path`` (created if needed); InputError if another process holds it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError("exists and is not a directory", path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as err:
+        raise InputError(f"cannot create or open the output directory ({err.strerror})", path) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("another vrkit process is writing into this directory", path) from None
+        yield
+    finally:
+        os.close(fd)

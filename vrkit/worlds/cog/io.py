@@ -22,7 +22,7 @@ from typing import Any
 
 from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_open
-from vrkit.utils.files import read_maybe_gzip
+from vrkit.utils.files import read_json, read_maybe_gzip
 from vrkit.worlds.cog.constants import COLOR_INDEX, FAMILY_INDEX, SHAPE_INDEX
 
 Example = dict[str, Any]
@@ -119,11 +119,16 @@ def _open_lines(path: Path) -> Iterator[bytes]:
 
 
 def iter_file_numbered(path: str | Path) -> Iterator[tuple[int, Example]]:
-    """Yield ``(line number, validated example)`` for one file (blank lines are skipped)."""
+    """Yield ``(line number, validated example)`` for one file (blank lines are skipped); a file without any
+    example is an InputError."""
     path = Path(path)
+    empty = True
     for lineno, raw in enumerate(_open_lines(path), start=1):
         if raw.strip():
+            empty = False
             yield lineno, parse_line(raw, path, lineno)
+    if empty:
+        raise InputError("no examples (empty file)", path)
 
 
 def iter_file(path: str | Path) -> Iterator[Example]:
@@ -141,15 +146,57 @@ def _file_sort_key(p: Path) -> tuple:
     return (str(p.parent), 0, int(m.group(1)), "") if m else (str(p.parent), 1, 0, p.name)
 
 
+def manifest_listing(directory: Path) -> dict[str, Path] | None:
+    """The data files the COG manifests of ``directory`` list (``manifest.json`` and ``manifest.shard-*``),
+    by name -> manifest; None when the directory has no manifest (official data)."""
+    manifests = sorted(directory.glob("manifest*.json"))
+    if not manifests:
+        return None
+    listed: dict[str, Path] = {}
+    for m in manifests:
+        data = read_json(m, "manifest")
+        files = data.get("files") if isinstance(data, dict) else None
+        if not isinstance(files, list) or not all(isinstance(f, dict) and isinstance(f.get("path"), str)
+                                                  for f in files):
+            raise InputError("not a COG manifest (needs a 'files' list of {'path': ...})", m)
+        for f in files:
+            listed[Path(f["path"]).name] = m
+    return listed
+
+
+def _listed_files(directory: Path, found: list[Path]) -> list[Path]:
+    """``found`` (COG files of ``directory``) checked against its manifest: every listed file present and
+    no unlisted data file (stale files of an earlier run, another run's files)."""
+    listed = manifest_listing(directory)
+    if listed is None:
+        return found
+    names = {q.name for q in found}
+    for q in found:
+        if q.name not in listed:
+            raise InputError("data file not listed in the directory's manifest (stale or foreign; "
+                             "`vrkit verify` checks a directory)", q)
+    for name, m in sorted(listed.items()):
+        if name not in names:
+            raise InputError(f"file listed in {m.name} is missing", directory / name)
+    return found
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus every COG file under directories (official layout or flat)."""
+    """Files named directly, plus the COG files under directories (official layout or flat; hidden entries,
+    such as a writer's temp directory, are skipped). A directory with a manifest contributes exactly the files
+    its manifest lists."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = [q for q in p.rglob("cog_*") if q.is_file() and COG_FILE_RE.match(q.name)]
+            found = [q for q in p.rglob("cog_*") if q.is_file() and COG_FILE_RE.match(q.name)
+                     and not any(part.startswith(".") for part in q.relative_to(p).parts)]
             if not found:
                 raise InputError("directory holds no COG files (cog_*.json.gz, cog_*.json, cog_*.jsonl)", p)
-            out.extend(sorted(found, key=_file_sort_key))
+            by_dir: dict[Path, list[Path]] = {}
+            for q in found:
+                by_dir.setdefault(q.parent, []).append(q)
+            kept = [q for d in sorted(by_dir) for q in _listed_files(d, by_dir[d])]
+            out.extend(sorted(kept, key=_file_sort_key))
         elif p.exists():
             out.append(p)
         else:
