@@ -32,3 +32,11 @@ class InputError(ValueError):
 
 class TrainingDiverged(RuntimeError):
     """Training produced non-finite gradients for too many consecutive steps (the CLI: one line, exit 1)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with a hint on how to continue (the CLI: ``vrkit: interrupted; <hint>``, exit 130)."""
+
+    def __init__(self, hint: str = "") -> None:
+        self.hint = hint
+        super().__init__(hint)

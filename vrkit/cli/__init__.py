@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(f"vrkit.cli.{name}").register(sub)
+    for group in sub.choices.values():  # a bare `vrkit GROUP` prints the group's help, not the top level's
+        group.set_defaults(help_parser=group)
     return parser
 
 
@@ -35,18 +37,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        parser.print_help()
+        (getattr(args, "help_parser", None) or parser).print_help()
         return 2
     try:
         return int(args.handler(args) or 0)
     except InputError as err:
         print(f"vrkit: error: {err.format()}", file=sys.stderr)
         return 2
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as err:
+        if err.filename is None:  # not about a path the user gave
+            raise
+        print(f"vrkit: error: {err.filename}: cannot write ({err.strerror})", file=sys.stderr)
+        return 2
     except TrainingDiverged as err:
         print(f"vrkit: training diverged: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("vrkit: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        hint = getattr(err, "hint", "")
+        print(f"vrkit: interrupted{'; ' + hint if hint else ''}", file=sys.stderr)
         return 130
 
 

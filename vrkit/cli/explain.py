@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vrkit.cli._args import positive_int
+
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from vrkit.viz.explain import explain
@@ -33,5 +35,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="frames in the PNG: 'all', 'last' or comma-separated indices (default: the frames with "
                         "a target)")
     p.add_argument("--families", help="family names/groups (comma-separated) to keep before indexing")
-    p.add_argument("--dpi", type=int, default=80, help="resolution of the figures (default 80)")
+    p.add_argument("--dpi", type=positive_int, default=80, help="resolution of the figures (default 80)")
     p.set_defaults(handler=_cmd_explain)

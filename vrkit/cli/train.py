@@ -8,12 +8,15 @@ import re
 import sys
 from pathlib import Path
 
+from vrkit.cli._args import positive_int
+from vrkit.errors import InputError
+from vrkit.utils.files import check_output_file
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     threads = apply_thread_policy(args.threads)  # first: DDP ranks and data workers inherit it (utils/threads.py)
-    from vrkit.engine.config import dump_yaml, load_config
+    from vrkit.engine.config import dump_yaml, load_config, resume_config
 
     overrides = list(args.overrides)
     for flag, key in (("devices", "trainer.devices"), ("strategy", "trainer.strategy"),
@@ -22,7 +25,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             overrides.append(f"{key}={getattr(args, flag)}")
     if args.run_dir is not None:
         overrides.append(f"run_dir={args.run_dir}")
-    cfg = load_config(args.config, overrides)
+    if args.resume:  # the run's saved config; only budget changes are allowed (and listed)
+        cfg, changes = resume_config(args.config, overrides)
+        for key, (old, new) in changes.items():
+            print(f"resume: {key} {old} -> {new}", file=sys.stderr)
+    else:
+        cfg = load_config(args.config, overrides)
     if args.print_config:
         print(dump_yaml(cfg), end="")
         return 0
@@ -55,15 +63,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from vrkit.engine.evaluate import describe_origin, evaluate, format_table, load_task, parse_data_spec, write_eval
 
     apply_thread_policy(args.threads)
+    prefix = Path(args.out or (Path(args.ckpt).resolve().parent.parent / "eval" / f"{Path(args.ckpt).stem}_"
+                               f"{_data_name(args.data)}"))
+    for suffix in (".json", ".csv"):  # before the work, not after it
+        check_output_file(prefix.with_name(prefix.name + suffix))
     task = load_task(args.ckpt)
     if (origin := describe_origin(task)) is not None:
         print(origin)
     source = parse_data_spec(args.data, args.families)
     summary = evaluate(task, source, args.batch_size, args.precision)
+    if summary["examples"] == 0:
+        raise InputError(f"no examples to evaluate in {' '.join(args.data)}")
     summary.update({"checkpoint": str(args.ckpt), "data": list(args.data), "seed": task.cfg.seed})
     print(format_table(summary, task.groups))
-    prefix = args.out or (Path(args.ckpt).resolve().parent.parent / "eval" / f"{Path(args.ckpt).stem}_"
-                          f"{_data_name(args.data)}")
     js, cs = write_eval(summary, prefix)
     print(f"wrote {cs} and {js}  ({summary['examples']} examples)", file=sys.stderr)
     return 0
@@ -73,6 +85,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from vrkit.engine.evaluate import load_task, parse_data_spec, predict
 
     apply_thread_policy(args.threads)
+    check_output_file(args.out)
     task = load_task(args.ckpt)
     n = predict(task, parse_data_spec(args.data, args.families), args.out, args.batch_size, logits=args.logits)
     print(json.dumps({"examples": n, "out": str(args.out)}))
@@ -87,7 +100,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model from a YAML recipe (+ key.sub=value overrides)")
     p.add_argument("--config", "-c", help="YAML recipe (configs/...); defaults if omitted")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. model.dim=64")
-    p.add_argument("--resume", action="store_true", help="continue from <run_dir>/checkpoints/last.ckpt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <run_dir>/checkpoints/last.ckpt with the run's saved config.yaml (only "
+                        "budgets such as trainer.max_epochs/max_minutes may be overridden)")
     p.add_argument("--run-dir", help="run directory (default: config run_dir or runs/<config name>)")
     p.add_argument("--devices", type=int, help="devices per node (trainer.devices)")
     p.add_argument("--strategy", help="auto | ddp | ddp_spawn | fsdp ... (trainer.strategy)")
@@ -104,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--data", required=True, nargs="+",
                        help="official COG files/directories, or gen:VARIANT:N[:SEED] for generated examples")
         q.add_argument("--families", type=_families, help="family names/groups (comma-separated) to keep")
-        q.add_argument("--batch-size", type=int, default=None)
+        q.add_argument("--batch-size", type=positive_int, default=None)
         if name == "eval":
             q.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
             q.add_argument("--out", help="output prefix for .csv/.json (default <run>/eval/<ckpt>_<data>)")

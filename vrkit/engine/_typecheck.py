@@ -7,7 +7,9 @@ Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``X | None``, ``Li
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -70,14 +72,15 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             return value
         raise TypeError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
+        number = None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # PyYAML reads "1e-3" (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise TypeError(f"{key}: expected a number, got {value!r}")
+            number = float(value)
+        elif isinstance(value, str):  # PyYAML reads "1e-3" (no dot) as a string
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if number is not None and math.isfinite(number):
+            return number
+        raise TypeError(f"{key}: expected a {'number' if number is None else 'finite number'}, got {value!r}")
     if tp is str:
         if isinstance(value, str):
             return value

@@ -18,6 +18,7 @@ YAML layout::
 from __future__ import annotations
 
 import dataclasses
+import operator
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,12 +177,57 @@ def _model_config(section: Any) -> ModelConfig:
     except KeyError:
         raise TypeError(f"unknown model {name!r} (available: {', '.join(available_models())})") from None
     hints = typing.get_type_hints(cls.Config)
-    known = {f.name for f in dataclasses.fields(cls.Config)}
+    fields = {f.name: f for f in dataclasses.fields(cls.Config)}
     for k, v in opts.items():
-        if k not in known:
-            raise TypeError(f"unknown key model.{k} for model {name} (allowed: {', '.join(sorted(known))})")
+        if k not in fields:
+            raise TypeError(f"unknown key model.{k} for model {name} (allowed: {', '.join(sorted(fields))})")
         opts[k] = coerce(v, hints[k], f"model.{k}")
+        _check_model_value(f"model.{k}", opts[k], fields[k].default)
     return ModelConfig(name=name, options=opts)
+
+
+def _check_model_value(key: str, value: Any, default: Any) -> None:
+    """Generic range checks of model options, from each field's default: an int (or tuple of ints) whose default
+    is positive is a size and must be >= 1; a ``*dropout`` float is a probability in [0, 1)."""
+    if isinstance(value, bool) or value is None:
+        return
+    size = isinstance(default, int) and not isinstance(default, bool) and default > 0
+    if size and isinstance(value, int) and value < 1:
+        raise ValueError(f"{key} must be >= 1, got {value}")
+    sizes = isinstance(default, tuple) and all(isinstance(d, int) and d > 0 for d in default)
+    if sizes and isinstance(value, tuple) and any(isinstance(v, int) and v < 1 for v in value):
+        raise ValueError(f"{key} must hold values >= 1, got {list(value)}")
+    if key.endswith("dropout") and isinstance(value, float) and not 0.0 <= value < 1.0:
+        raise ValueError(f"{key} must be in [0, 1), got {value}")
+
+
+# Ranges of numeric config values (None = unset is always allowed), checked when a config is built.
+_BOUNDS: tuple[tuple[str, str, float], ...] = (
+    ("optim.lr", ">", 0), ("optim.weight_decay", ">=", 0), ("optim.clip", ">", 0), ("optim.warmup_start_lr", ">", 0),
+    ("optim.batch_double_every", ">=", 1), ("optim.batch_max", ">=", 1), ("optim.point_weight", ">=", 0),
+    ("trainer.max_minutes", ">", 0), ("trainer.early_stopping_patience", ">=", 1),
+    ("trainer.val_every_n_epochs", ">=", 1), ("trainer.checkpoint_every_n_steps", ">=", 1),
+    ("trainer.log_every_n_steps", ">=", 1), ("trainer.devices", ">=", 1), ("trainer.num_nodes", ">=", 1),
+    ("data.batch_size", ">=", 1), ("data.eval_batch_size", ">=", 1), ("data.image_size", ">=", 1),
+    ("data.max_objects", ">=", 1), ("data.workers", ">=", 0),
+)
+_OPS = {">": operator.gt, ">=": operator.ge}
+
+
+def _check_bounds(cfg: TrainConfig) -> None:
+    for key, op, bound in _BOUNDS:
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if value is not None and not _OPS[op](value, bound):
+            raise ValueError(f"{key} must be {op} {bound:g}, got {value}")
+    for key in ("trainer.max_epochs", "trainer.max_steps"):  # -1 = unlimited (Lightning)
+        value = getattr(cfg.trainer, key.split(".")[1])
+        if value != -1 and value < 1:
+            raise ValueError(f"{key} must be >= 1 (or -1 for no limit), got {value}")
+    for split in ("train", "val", "test"):
+        src = getattr(cfg.data, split)
+        if src is not None and src.n is not None and src.n < 1:
+            raise ValueError(f"data.{split}.n must be >= 1, got {src.n}")
 
 
 def from_dict(tree: dict[str, Any]) -> TrainConfig:
@@ -194,9 +240,8 @@ def from_dict(tree: dict[str, Any]) -> TrainConfig:
     cfg.model = model
     from vrkit.engine.data import check_data_config
 
+    _check_bounds(cfg)
     check_data_config(cfg.data)
-    if cfg.data.batch_size < 1:
-        raise ValueError("data.batch_size must be >= 1")
     if cfg.optim.answer_balanced and cfg.data.train.kind != "files":
         raise ValueError("optim.answer_balanced needs a files train source (data.train.kind: files)")
     if cfg.optim.max_skipped_steps is not None and cfg.optim.max_skipped_steps < 1:
@@ -220,6 +265,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             text = Path(path).read_text(encoding="utf-8")
         except OSError as err:
             raise InputError(f"cannot read config ({err.strerror})", path) from None
+        except UnicodeDecodeError as err:
+            raise InputError(f"not a UTF-8 text file (byte {err.start})", path) from None
         try:
             tree = yaml.safe_load(text) or {}
         except yaml.YAMLError as err:
@@ -237,3 +284,51 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         stem = Path(path).stem if path is not None else "default"
         cfg.run_dir = str(Path("runs") / stem)
     return cfg
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v and key != "model":
+            out.update(_flat(v, key + "."))
+        elif isinstance(v, dict) and key == "model":
+            out.update({f"model.{m}": w for m, w in v.items()})
+        else:
+            out[key] = v
+    return out
+
+
+def config_changes(old: TrainConfig, new: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    """``{dotted key: (old value, new value)}`` for every value that differs (``run_dir`` excluded)."""
+    a, b = _flat(to_dict(old)), _flat(to_dict(new))
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k != "run_dir" and a.get(k) != b.get(k)}
+
+
+# Values a resumed run may change: budgets and bookkeeping, not what is computed per step.
+RESUME_ALLOWED = frozenset({"trainer.max_epochs", "trainer.max_steps", "trainer.max_minutes", "trainer.progress_bar",
+                            "trainer.profiler", "trainer.log_every_n_steps", "trainer.early_stopping_patience",
+                            "data.workers"})
+
+
+def resume_config(path: str | Path | None, overrides: list[str]) -> tuple[TrainConfig, dict[str, tuple[Any, Any]]]:
+    """The config of ``--resume``: the run's saved ``config.yaml`` plus ``overrides`` (and, when ``path`` is given,
+    the recipe, which must agree with it). Changes outside :data:`RESUME_ALLOWED` are refused (InputError naming
+    them); returns ``(config, allowed changes)``. ``trainer.max_steps`` may change only without a step schedule."""
+    run_dir = apply_overrides({}, [o for o in overrides if o.split("=", 1)[0].strip() == "run_dir"]).get("run_dir")
+    if run_dir is None:
+        run_dir = load_config(path, overrides).run_dir if path is not None else str(Path("runs") / "default")
+    run = Path(str(run_dir))
+    saved = run / "config.yaml"
+    if not saved.is_file():
+        raise InputError("nothing to resume: no config.yaml (was it trained with vrkit train?)", run)
+    old = load_config(saved)
+    new = load_config(path, overrides) if path is not None else load_config(saved, overrides)
+    old.run_dir = new.run_dir = str(run)
+    changes = config_changes(old, new)
+    allowed = set(RESUME_ALLOWED) - ({"trainer.max_steps"} if old.optim.decay != "none" else set())
+    refused = [k for k in changes if k not in allowed]
+    if refused:
+        raise InputError(f"--resume would change {', '.join(refused)} of the saved run "
+                         f"(may change: {', '.join(sorted(allowed))}); start a new run_dir instead", saved)
+    return new, changes

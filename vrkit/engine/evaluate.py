@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ def load_task(ckpt: str | Path) -> ReasoningTask:
         raise InputError("no such checkpoint", ckpt)
     try:
         task = ReasoningTask.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=False)
-    except (KeyError, RuntimeError, TypeError, EOFError) as err:
+    except (KeyError, RuntimeError, TypeError, EOFError, ValueError, AttributeError, ImportError,
+            pickle.UnpicklingError) as err:  # a text file, a truncated or foreign pickle
         raise InputError(f"not a vrkit checkpoint ({type(err).__name__}: {err})", ckpt) from None
     return task.eval()
 

@@ -12,12 +12,18 @@ Run directory layout::
 Checkpoints are written through :class:`AtomicCheckpointIO` (temp file + fsync + rename), so ``kill -9`` never
 leaves a truncated checkpoint. Resume (``resume=True``) continues from ``last.ckpt``; with end-of-epoch
 checkpoints and epoch-seeded data and dropout the resumed run ends with the same metrics as an uninterrupted one.
+A failed command never rewrites a run's files: a resumed run's checkpoint is read before anything is written and
+its ``config.yaml`` is rewritten only after the fit; a new run that fails before its first checkpoint leaves no
+directory behind. Ctrl-C raises :class:`vrkit.errors.Interrupted` naming how to continue.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import signal
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,8 +35,8 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from vrkit.engine.config import TrainConfig, dump_yaml, to_dict
 from vrkit.engine.data import build_datamodule
 from vrkit.engine.module import ReasoningTask
-from vrkit.errors import InputError
-from vrkit.utils.atomic import atomic_open, atomic_write_text
+from vrkit.errors import InputError, Interrupted
+from vrkit.utils.atomic import atomic_open, atomic_write_text, clean_stale_temps
 
 PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
 
@@ -116,6 +122,34 @@ def save_final_weights(trainer: L.Trainer, task: L.LightningModule, dm: L.Lightn
     return True
 
 
+def _checkpoint_epoch(last: Path) -> int:
+    """The epoch stored in ``last.ckpt``; InputError for a truncated or foreign file."""
+    try:
+        return int(torch.load(last, map_location="cpu", weights_only=False)["epoch"])
+    except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is bad input, named by its path
+        raise InputError(f"cannot resume from this checkpoint (truncated or not a vrkit checkpoint: "
+                         f"{type(err).__name__})", last) from None
+
+
+def _fit(trainer: L.Trainer, task: L.LightningModule, dm: L.LightningDataModule, ckpt: Path | None,
+         run: Path) -> None:
+    """``trainer.fit``; Lightning turns Ctrl-C into ``sys.exit(1)`` (and ignores SIGINT afterwards): here it
+    becomes :class:`Interrupted` with the command that continues the run, and the SIGINT handler is restored."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main_thread else None
+    try:
+        trainer.fit(task, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        if (run / "checkpoints" / "last.ckpt").exists():
+            raise Interrupted(f"`vrkit train --resume --run-dir {run}` continues the run") from None
+        raise Interrupted("before the first checkpoint; nothing to resume") from None
+    finally:
+        if main_thread and handler is not None:
+            signal.signal(signal.SIGINT, handler)
+
+
 def train(cfg: TrainConfig, resume: bool = False, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Train per ``cfg``; returns the final summary ``{"run_dir", "val": {...}, "test": {...}, "epochs", "steps"}``."""
     _quiet()
@@ -126,19 +160,27 @@ def train(cfg: TrainConfig, resume: bool = False, run_dir: str | Path | None = N
         raise InputError("nothing to resume: no checkpoints/last.ckpt", run)
     if not resume and last.exists():
         raise InputError("run directory already holds checkpoints; pass --resume or choose another run_dir", run)
+    keep_epoch = _checkpoint_epoch(last) if resume else None  # a truncated checkpoint fails before any write
+    created = not run.exists()
+    for d in (run, run / "checkpoints"):
+        clean_stale_temps(d)  # temp files of a killed writer (kill -9 during a checkpoint write)
     if cfg.trainer.strategy == "auto" and cfg.trainer.devices == 1:
         torch.set_flush_denormal(True)  # denormals slowed CPU runs 3-4x (samnet.md)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = build_datamodule(cfg.data, cfg.optim, cfg.seed)
     task = ReasoningTask(to_dict(cfg))
-    keep_epoch = None
-    if resume:
-        keep_epoch = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"])
     trainer = build_trainer(cfg, run, keep_epoch=keep_epoch)
-    if trainer.is_global_zero:
+    if trainer.is_global_zero and not resume:
         run.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run / "config.yaml", dump_yaml(cfg))
-    trainer.fit(task, datamodule=dm, ckpt_path=str(last) if resume else None)
+    try:
+        _fit(trainer, task, dm, last if resume else None, run)
+    except BaseException:
+        if created and trainer.is_global_zero and not last.exists():
+            shutil.rmtree(run, ignore_errors=True)  # nothing to resume: leave no half-made run directory
+        raise
+    if trainer.is_global_zero and resume:
+        atomic_write_text(run / "config.yaml", dump_yaml(cfg))  # the allowed changes (budgets), after success
     save_final_weights(trainer, task, dm, run)
     final = run / "final_metrics.json"
     if resume and not task.last_summary and final.exists():  # the run had already finished: nothing new
