@@ -126,3 +126,43 @@ def test_rerun_of_generate_removes_a_killed_runs_temp(tmp_path):
     assert sorted(p.name for p in (tmp_path / "D").iterdir()) == ["train_4_3_1"]
     manifest = json.loads((tmp_path / "D" / "train_4_3_1" / "manifest.json").read_text())
     assert manifest["examples"] == 12
+
+
+def test_verify_accepts_a_generated_dataset_and_names_each_problem(tmp_path, capsys):
+    assert _gen(tmp_path / "D", "--train-files", "2") == 0
+    assert _gen(tmp_path / "D", "--split", "val") == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "D")]) == 0
+    assert capsys.readouterr().out.strip() == "verified 4 files, 0 problems"
+    train = tmp_path / "D" / "train_4_3_1"
+    lines = gzip.decompress((train / "cog_0.json.gz").read_bytes()).split(b"\n")
+    (train / "cog_0.json.gz").write_bytes(gzip.compress(b"\n".join(lines[:-1])))  # one example fewer
+    example = json.loads(lines[0])
+    example["answers"] = ["true" if a == "false" else "false" for a in example["answers"]]
+    val = tmp_path / "D" / "val_4_3_1" / "cog_GetColor.json.gz"
+    (val.parent / "cog_Extra.json").write_text(json.dumps(example))
+    assert main(["verify", str(tmp_path / "D")]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == "verified 4 files, 3 problems"
+    assert any(line.startswith(f"{train / 'cog_0.json.gz'}: sha256 differs") for line in out)
+    assert any(line.startswith(f"{train / 'cog_0.json.gz'}: 5 examples, manifest.json says 6") for line in out)
+    assert any(line.startswith(f"{val.parent / 'cog_Extra.json'}: data file not listed") for line in out)
+
+
+def test_verify_checks_clevr_files_and_images(tmp_path, capsys):
+    out = tmp_path / "C"
+    assert main(["generate", "clevr", "--n-images", "2", "--questions-per-image", "2", "--size", "32",
+                 "--quiet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == "verified 3 files, 0 problems"
+    png = sorted((out / "images" / "train").glob("*.png"))[0]
+    png.write_bytes(png.read_bytes() + b"\0")
+    assert main(["verify", str(out)]) == 2
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"{out / 'images' / 'train'}: image sha256 differs from manifest.json"
+
+
+def test_verify_of_a_directory_without_manifest_is_one_line(tmp_path, capsys):
+    assert main(["verify", str(tmp_path)]) == 2
+    assert "no manifest.json" in _err_line(capsys)

@@ -46,32 +46,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(handler=_questions)
 
 
-def _check(args: argparse.Namespace) -> int:
-    _, scenes = read_scenes(args.scenes)
-    _, questions = read_questions(args.questions)
+def check_answers(scenes: list[dict], questions: list[dict], where: str) -> tuple[int, int, list[str]]:
+    """Re-execute every program: ``(checked, skipped, one line per disagreement)``; a question naming no scene
+    is an InputError located at ``where``. Shared by ``clevr check`` and ``vrkit verify``."""
     index: dict[int, SceneIndex] = {}
     for s in scenes:
         index[s.get("image_index", len(index))] = SceneIndex(s)
-    checked = disagree = skipped = 0
+    checked = skipped = 0
+    problems: list[str] = []
     for i, q in enumerate(questions):
         if "program" not in q or "answer" not in q:
             skipped += 1
             continue
         scene = index.get(q["image_index"])
         if scene is None:
-            raise InputError(f"questions[{i}]: no scene with image_index {q['image_index']}", args.questions)
+            raise InputError(f"questions[{i}]: no scene with image_index {q['image_index']}", where)
         got = answer(q["program"], scene)
         checked += 1
         if got != q["answer"]:
-            disagree += 1
-            if disagree <= args.show:
-                print(f"questions[{i}] (image {q['image_index']}): stored {q['answer']!r}, executed {got!r}: "
-                      f"{q.get('question', '')}")
+            problems.append(f"questions[{i}] (image {q['image_index']}): stored {q['answer']!r}, executed {got!r}: "
+                            f"{q.get('question', '')}")
+    return checked, skipped, problems
+
+
+def _check(args: argparse.Namespace) -> int:
+    _, scenes = read_scenes(args.scenes)
+    _, questions = read_questions(args.questions)
+    checked, skipped, problems = check_answers(scenes, questions, args.questions)
+    for line in problems[:args.show]:
+        print(line)
     if skipped:
         print(f"skipped {skipped} questions without program or answer")
-    print(f"checked {checked} questions, {disagree} disagree")
+    print(f"checked {checked} questions, {len(problems)} disagree")
     sys.stdout.flush()
-    return 0 if disagree == 0 else 1
+    return 0 if not problems else 1
 
 
 def _scenes(args: argparse.Namespace) -> int:
