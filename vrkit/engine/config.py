@@ -226,7 +226,7 @@ def _check_bounds(cfg: TrainConfig) -> None:
             raise ValueError(f"{key} must be >= 1 (or -1 for no limit), got {value}")
     for split in ("train", "val", "test"):
         src = getattr(cfg.data, split)
-        if src is not None and src.n is not None and src.n < 1:
+        if src is not None and src.kind == "files" and src.n is not None and src.n < 1:  # streams: the world's check
             raise ValueError(f"data.{split}.n must be >= 1, got {src.n}")
 
 
