@@ -36,3 +36,12 @@ def test_demo_runs_end_to_end(tmp_path, cog_sample):
 
 def test_official_sample_is_located_next_to_the_repo(shared_data):
     assert demo.official_sample_dir() == shared_data / "cog-official-sample" / "val_4_3_1"
+
+
+def test_demo_refuses_a_non_positive_budget_before_any_work(tmp_path, capsys):
+    from vrkit.cli import main
+
+    out = tmp_path / "demo"
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--minutes", "-1", "--out", str(out)])
+    assert exc.value.code == 2 and "--minutes" in capsys.readouterr().err and not out.exists()

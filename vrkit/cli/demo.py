@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vrkit.cli._args import positive_float, positive_int
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy
 
 
@@ -145,12 +146,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="generate COG data, train SAMNet for a few minutes, evaluate, plot")
     p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
-    p.add_argument("--minutes", type=float, default=5.0, help="training time budget (default 5)")
-    p.add_argument("--n-per-family", type=int, default=20, dest="n_per_family",
+    p.add_argument("--minutes", type=positive_float, default=5.0, help="training time budget (default 5)")
+    p.add_argument("--n-per-family", type=positive_int, default=20, dest="n_per_family",
                    help="generated validation examples per family, written in the official layout (default 20)")
     p.add_argument("--families", default="classification",
                    help="classification (default, the 23 word-answer families) | all | a group | comma list")
-    p.add_argument("--eval-n", type=int, default=2300, dest="eval_n", help="fresh examples to evaluate on")
+    p.add_argument("--eval-n", type=positive_int, default=2300, dest="eval_n", help="fresh examples to evaluate on")
     p.add_argument("--seed", type=int, default=0)
     add_threads_argument(p)
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="training config overrides")
