@@ -32,7 +32,7 @@ def test_recipes_exist_for_every_model_world_and_scale():
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.relative_to(CONFIGS).as_posix())
 def test_every_recipe_loads(recipe, tmp_path):
     cfg = load_config(recipe)
-    assert cfg.model.name == recipe.stem.rsplit("_", 1)[0]
+    assert recipe.stem.startswith(cfg.model.name + "_")  # <model>_<scale>, or <model>_<variant>_<scale>
     assert cfg.data.world == recipe.parent.name
     # the resolved YAML loads back to the same config
     tmp = tmp_path / recipe.name
