@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seconds", type=float, default=None,
                     help="stop timing after this many seconds (at least 1 step, at most --steps)")
     ap.add_argument("--no-write", action="store_true", help="print the JSON line only (no results file)")
+    ap.add_argument("--tag", default=None, help="suffix of the results file (e.g. for --set variants)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override of the paper recipe, e.g. trainer.channels_last=false (repeatable)")
     args = ap.parse_args(argv)
@@ -168,7 +169,8 @@ def main(argv: list[str] | None = None) -> dict:
         out_dir = REPO / "bench" / "results"
         out_dir.mkdir(parents=True, exist_ok=True)
         suffix = "" if args.batch == 48 else f"_b{args.batch}"
-        name = f"train_step_{args.model}_{args.variant}_{args.path}_{args.precision}{suffix}.json"
+        tag = f"_{args.tag}" if args.tag else ""
+        name = f"train_step_{args.model}_{args.variant}_{args.path}_{args.precision}{suffix}{tag}.json"
         atomic_write_text(out_dir / name, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
     return result
