@@ -45,7 +45,8 @@ def demo_config(out: Path, minutes: float, families: str, seed: int, overrides: 
         "data.variant=canonical", f"data.families={families}", "data.path=state",
         f"data.train={{kind: stream, n: {STREAM_EPOCH}}}",
         f"data.val={{kind: files, paths: ['{data / 'val_4_3_1'}']}}",
-        "data.batch_size=64", "optim.lr=1e-3", "optim.weight_decay=0", "optim.clip=10", "optim.clip_mode=norm",
+        "data.batch_size=64", "data.workers=1", "optim.lr=1e-3", "optim.weight_decay=0", "optim.clip=10",
+        "optim.clip_mode=norm",
         "optim.warmup_start_lr=2.5e-4", "optim.warmup_every=1", "trainer.max_epochs=1000",
         f"trainer.max_minutes={minutes}", f"seed={seed}", f"run_dir={out / 'run'}",
     ]
