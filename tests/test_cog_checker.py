@@ -101,6 +101,18 @@ def test_flipped_answer_is_reported(sample):
     assert check_example(pt) == [t]
 
 
+def test_unknown_question_word_is_bad_input_not_a_disagreement(sample, tmp_path, capsys):
+    import json
+
+    ex = copy.deepcopy(next(e for e in sample["val_4_3_1"] if e["family"] == "ExistColor"))
+    ex["question"] = ex["question"].replace("exist", "exists", 1)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(ex) + "\n")
+    assert main(["cog", "check", str(bad)]) == 2  # as eval and training: exit 2, one line with file and line
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{bad}:1:" in err and "'exists'" in err
+
+
 def test_recoloured_relevant_object_is_reported(sample):
     ex = copy.deepcopy(next(e for e in sample["val_4_3_1"] if e["family"] == "GoColor"))
     t = next(i for i, a in enumerate(ex["answers"]) if isinstance(a, list))
@@ -278,14 +290,14 @@ def test_cli_agrees_on_sample(cog_sample, capsys):
 def test_cli_reports_disagreements(sample, tmp_path, capsys):
     exs = copy.deepcopy([e for e in sample["val_4_3_1"] if e["family"] == "GetColor"][:5])
     exs[1]["answers"][3] = "invalid" if exs[1]["answers"][3] != "invalid" else "red"
-    exs[3]["question"] = exs[3]["question"].replace("color", "colour")
+    exs[3]["question"] = exs[3]["question"].replace("color of", "of color", 1)  # COG words, no COG grammar
     exs[4]["family"] = "GetShape"
     f = _write(tmp_path / "val_4_3_1" / "cog_GetColor.json.gz", exs)
     assert main(["cog", "check", str(tmp_path)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == "checked 5 examples, 3 disagree"
     assert lines[0].startswith(f"{f}:2: GetColor: frame 3: stored ")
-    assert lines[1].startswith(f"{f}:4: GetColor: cannot parse question") and "'colour'" in lines[1]
+    assert lines[1].startswith(f"{f}:4: GetColor: cannot parse question") and "of color" in lines[1]
     assert lines[2].startswith(f"{f}:5: GetShape: question does not fit the GetShape template")
     assert main(["cog", "check", str(f), "--max-report", "1"]) == 1
     assert len(capsys.readouterr().out.splitlines()) == 2

@@ -4,7 +4,7 @@ Prints one line per disagreement (at most ``--max-report``),
 ``FILE:LINE: family: frame t: stored X, evaluated Y`` (or ``FILE:LINE: family: <problem>`` for a question that
 cannot be parsed, is not in canonical form, or does not fit its family's template),
 then as the last line ``checked N examples, M disagree``. Exit 0 only if M == 0, 1 otherwise, 2 for
-unreadable input.
+unreadable input (including a question word outside the COG vocabulary, as for eval and training).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from vrkit.cli._args import non_negative_int
+from vrkit.errors import InputError
 from vrkit.worlds.cog import io
 from vrkit.worlds.cog.checker import (
     QuestionSyntaxError,
@@ -23,6 +24,7 @@ from vrkit.worlds.cog.checker import (
     template_problem,
     to_text,
 )
+from vrkit.worlds.cog.constants import INPUT_INDEX
 
 
 def _dir_lookback(path: Path) -> int | None:
@@ -57,6 +59,9 @@ def run_check(args: argparse.Namespace) -> int:
     for path in io.expand_paths(args.paths):
         lookback = _dir_lookback(path)
         for lineno, example in io.iter_file_numbered(path):
+            unknown = [w for w in str(example["question"]).split() if w not in INPUT_INDEX]
+            if unknown:  # not a disagreement: the file is not COG data (exit 2, as eval and training say)
+                raise InputError(f"unknown question word {unknown[0]!r}", path, lineno)
             checked += 1
             problems = _problems(example, lookback, args.memory)
             if not problems:
