@@ -94,6 +94,20 @@ def test_cli_check_ok_and_disagree(clevr_sample: Path, tmp_path: Path, capsys):
     assert rc == 1 and lines[-1] == "checked 600 questions, 2 disagree"
 
 
+def test_nan_rotation_is_bad_input_in_check_and_show(clevr_sample: Path, tmp_path: Path, capsys):
+    text = (clevr_sample / "scenes.json").read_text()
+    data = json.loads(text)
+    data["scenes"][2]["objects"][0]["rotation"] = float("nan")
+    bad = tmp_path / "scenes.json"
+    bad.write_text(json.dumps(data))  # json writes NaN, and json.loads reads it back
+    rc, _, err = _run(capsys, "clevr", "check", "--scenes", str(bad), "--questions",
+                      str(clevr_sample / "questions.json"))
+    assert rc == 2 and str(bad) in err and "scenes[2].objects[0]" in err and "rotation" in err
+    rc, _, err = _run(capsys, "show", "clevr", "--scenes", str(bad), "--index", "2", "--out",
+                      str(tmp_path / "x.png"))
+    assert rc == 2 and str(bad) in err and not (tmp_path / "x.png").exists()
+
+
 def test_bad_input_exit_2_names_file(clevr_sample: Path, tmp_path: Path, capsys):
     data = json.loads((clevr_sample / "scenes.json").read_text())
     data["scenes"][12]["objects"][3]["color"] = "pinkish"
