@@ -166,3 +166,33 @@ def test_verify_checks_clevr_files_and_images(tmp_path, capsys):
 def test_verify_of_a_directory_without_manifest_is_one_line(tmp_path, capsys):
     assert main(["verify", str(tmp_path)]) == 2
     assert "no manifest.json" in _err_line(capsys)
+
+
+def _no_work(*_a, **_k):  # stands in for the expensive part: reaching it means the output was not checked first
+    raise AssertionError("the work ran before the output path was checked")
+
+
+@pytest.mark.parametrize("kind", ["dir-for-file", "file-for-parent"])
+def test_show_and_render_check_their_output_before_the_work(cog_sample, clevr_sample, tmp_path, capsys,
+                                                            monkeypatch, kind):
+    import vrkit.cli._cog_render
+    import vrkit.viz.clevr_show
+    import vrkit.viz.cog_show
+
+    monkeypatch.setattr(vrkit.viz.cog_show, "save_cog_strip", _no_work)
+    monkeypatch.setattr(vrkit.viz.clevr_show, "write_show_png", _no_work)
+    monkeypatch.setattr(vrkit.cli._cog_render, "render_batch", _no_work)
+    if kind == "dir-for-file":
+        out = tmp_path / "adir"
+        out.mkdir()
+    else:
+        (tmp_path / "afile").write_text("x")
+        out = tmp_path / "afile" / "x.png"
+    cog_file = sorted((cog_sample / "val_4_3_1").glob("*.json.gz"))[0]
+    commands = [["show", "cog", str(cog_file), "--index", "0", "--out", str(out)],
+                ["show", "clevr", "--scenes", str(clevr_sample / "scenes.json"), "--index", "0", "--out", str(out)],
+                ["cog", "render", str(cog_file), "--limit", "1", "--out", str(out)]]
+    for argv in commands:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(tmp_path) in err, (argv, err)

@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise InputError(f"--limit must be >= 1, got {args.limit}")
     size = check_size(args.size)
+    from vrkit.utils.files import check_output_file
+
+    check_output_file(args.out)  # before any work
     examples = iter_file(args.file)
     first = list(itertools.islice(examples, min(args.limit, _CHUNK)))
     if not first:

@@ -38,9 +38,11 @@ def _pick(scenes: list[dict], index: int, path: Path) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from vrkit.utils.files import check_output_file
     from vrkit.viz.clevr_show import write_show_png
     from vrkit.worlds.clevr.io import read_questions, read_scenes
 
+    check_output_file(args.out)  # before any work
     _, scenes = read_scenes(args.scenes)
     scene = _pick(scenes, args.index, args.scenes)
     questions = read_questions(args.questions)[1] if args.questions is not None else []

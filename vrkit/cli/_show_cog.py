@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from vrkit.worlds.cog._render_shapes import check_size
 
     check_size(args.size)
+    from vrkit.utils.files import check_output_file
+
+    check_output_file(args.out)  # before any work
     found = list(itertools.islice(iter_file(args.file), args.index, args.index + 1))
     if not found:
         n = sum(1 for _ in iter_file(args.file))

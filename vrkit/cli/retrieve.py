@@ -17,8 +17,11 @@ def _ints(text: str) -> list[int]:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from vrkit.retrieval.features import extract_index, save_index
+    from vrkit.retrieval.features import extract_index, index_paths, save_index
+    from vrkit.utils.files import check_output_file
 
+    for p in index_paths(args.out):  # before the (long) extraction
+        check_output_file(p)
     index = extract_index(args.ckpt, args.data, args.kind, split=args.split, batch_size=args.batch_size,
                           question=args.question, label=args.label, limit=args.limit, seed=args.seed,
                           progress=not args.quiet)
@@ -48,6 +51,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from vrkit.retrieval.evaluation import evaluate_indexes, format_markdown, write_results
     from vrkit.retrieval.features import index_paths, load_index
+    from vrkit.utils.files import check_output_dir
 
     unique = {str(index_paths(p)[0].resolve()): p for p in args.indexes}  # X.npz and X.json name one index
     indexes = [load_index(p) for p in unique.values()]
@@ -57,6 +61,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from vrkit.engine._clevr_gen import cache_root
 
         cache = cache_root() / "rcbir-ged"
+    if str(cache) != "none":
+        check_output_dir(cache)
     result = evaluate_indexes(indexes, args.queries, args.gallery, modes, args.ks, args.seed, args.relevance,
                               cache_dir=None if str(cache) == "none" else cache, workers=args.workers,
                               progress=not args.quiet,
