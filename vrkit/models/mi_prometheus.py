@@ -28,15 +28,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vrkit.worlds.cog.constants import COLORS, INPUT_VOCAB, OUTPUT_VOCAB, SHAPES, SPACES, TIME_WORDS
+from vrkit.worlds.cog.constants import INPUT_VOCAB, OUTPUT_VOCAB
 
 REFERENCE_TAG = "IBM/mi-prometheus SAM-Net_v13 (models/vwm_model, configs/cog/cog_vwm.yaml)"
 
-# The vocabularies of the reference's COG problem (index = position; 0, "invalid", doubles as padding).
+# The vocabularies of the reference's COG problem (index = position; 0, "invalid", doubles as padding), written
+# out rather than built from vrkit's constants, so that a change of vrkit's order is mapped, not mirrored.
+_REF_COLORS = ("red", "green", "blue", "yellow", "purple", "orange", "cyan", "magenta", "lime", "pink", "teal",
+               "lavender", "brown", "beige", "maroon", "mint", "olive", "coral", "navy", "grey", "white")
+_REF_SHAPES = ("circle", "square", "cross", "triangle", "vbar", "hbar",
+               *(chr(c) for c in range(ord("a"), ord("z") + 1)))
 REFERENCE_INPUT_VOCAB: tuple[str, ...] = (
-    ("invalid", ".", ",", "?", "object", "color", "shape", "loc", "on", "if", "then", "else", "exist", "equal",
-     "and", "the", "of", "with", "point") + SPACES + COLORS + SHAPES + TIME_WORDS)
-REFERENCE_OUTPUT_VOCAB: tuple[str, ...] = ("true", "false") + COLORS + SHAPES
+    "invalid", ".", ",", "?", "object", "color", "shape", "loc", "on", "if", "then", "else", "exist", "equal", "and",
+    "the", "of", "with", "point", "left", "right", "top", "bottom", *_REF_COLORS, *_REF_SHAPES, "now", "latest",
+    "last1")
+REFERENCE_OUTPUT_VOCAB: tuple[str, ...] = ("true", "false", *_REF_COLORS, *_REF_SHAPES)
 
 _D = "question_driven_controller."
 _V = "vwm_cell.visual_retrieval_unit."
