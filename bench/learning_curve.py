@@ -23,8 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -41,7 +39,6 @@ class CurveRecorder:
         self.sources, self.every_s, self.batch_size = sources, every_s, batch_size
         self.points: list[dict[str, Any]] = []
         self.train_s, self._t, self._next = 0.0, None, 5.0
-        self._cache: dict[str, list] = {}
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._t = time.perf_counter()
@@ -53,25 +50,14 @@ class CurveRecorder:
             self._next = min(self._next * 2, self._next + self.every_s)
 
     def record(self, trainer, pl_module) -> None:
-        from vrkit.engine.evaluate import _loader
-        from vrkit.engine.metrics import FamilyAccuracy, frame_correct, summarize
+        from vrkit.engine.evaluate import evaluate
 
         point: dict[str, Any] = {"train_s": round(self.train_s, 1), "steps": trainer.global_step,
                                  "examples": trainer.global_step * self.batch_size}
         was_training = pl_module.training
-        pl_module.eval()
-        with torch.no_grad():
-            for name, source in self.sources.items():
-                if name not in self._cache:  # the same examples at every point
-                    self._cache[name] = list(_loader(pl_module, source, 256)[1])
-                metric = FamilyAccuracy(len(pl_module.family_names))
-                for b in self._cache[name]:
-                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=pl_module.cfg.trainer.precision == "bf16"):
-                        out = pl_module(b)
-                    correct, valid = frame_correct(out, b)
-                    metric.update(correct, valid, b["family"])
-                point[name] = round(summarize(metric.compute(), pl_module.family_names)["acc"], 4)
-        pl_module.train(was_training)
+        for name, source in self.sources.items():  # seeded sources: the same examples at every point
+            point[name] = round(evaluate(pl_module, source, 256, pl_module.cfg.trainer.precision)["acc"], 4)
+        pl_module.train(was_training)  # evaluate() leaves the task in eval mode
         self.points.append(point)
         print(json.dumps(point), file=sys.stderr, flush=True)
 
