@@ -150,12 +150,23 @@ def test_mac_steps_in_trace_and_control_attention() -> None:
     assert tr["memory"].shape == (3, 2, 5, 32)
     assert tr["control_attention"].shape == (3, 5, 8)
     torch.testing.assert_close(tr["control_attention"].sum(-1), torch.ones(3, 5))
-    assert tr["control_attention"][1, :, 5:].abs().max() < 1e-6
+    # the reference's word attention covers the padding of a shorter question (row 1) ...
+    assert tr["control_attention"][1, :, 5:].min() > 1e-3
     assert tr["read_attention"][..., 3:].abs().max() < 1e-6  # the two padded objects are never read
+    # ... but not positions past the batch's longest question; word_attention=masked leaves out all padding
+    b = batch_of(3, 2, "state")
+    wide = {**b, "question": torch.nn.functional.pad(b["question"], (0, 4))}
+    wa = run(model, wide, trace=True)["trace"]["control_attention"]
+    assert wa[..., 8:].abs().max() < 1e-6
+    torch.testing.assert_close(wa[..., :8], tr["control_attention"])
+    masked = small("mac", path="state", steps=5, word_attention="masked")
+    assert run(masked, b, trace=True)["trace"]["control_attention"][1, :, 5:].abs().max() < 1e-6
 
 
-def test_mac_self_attention_and_gate_variants_train() -> None:
-    model = small("mac", path="state", self_attention=True, memory_gate=True, steps=3)
+@pytest.mark.parametrize("variant", ["reference", "earlier"])
+def test_mac_self_attention_and_gate_variants_train(variant: str) -> None:
+    model = small("mac", path="state", self_attention=True, memory_gate=True, steps=3,
+                  self_attention_variant=variant)
     b = batch_of(2, 2, "state")
     out = model.train()(b)
     (out["logits"].sum() + out["point_logits"].sum()).backward()

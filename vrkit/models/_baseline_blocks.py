@@ -60,12 +60,17 @@ class QuestionEncoder(nn.Module):
         else:
             self.h0 = self.c0 = None
 
-    def forward(self, question: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, question: Tensor, lengths: Tensor, embedded: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``embedded`` [B, L, E]: word vectors to use instead of ``embed(question)`` (a reference that feeds
+        questions already embedded); ``question`` then only gives the shape."""
         B, L = question.shape
         lengths = lengths.clamp(min=1, max=L)
-        if self.reverse:
-            question = reverse_padded(question, lengths)
-        x = self.embed(question)  # (B, L, E)
+        if embedded is not None:
+            x = embedded.float()
+        else:
+            if self.reverse:
+                question = reverse_padded(question, lengths)
+            x = self.embed(question)  # (B, L, E)
         hx = None
         if self.h0 is not None:
             hx = (self.h0.unsqueeze(1).expand(-1, B, -1).contiguous(),

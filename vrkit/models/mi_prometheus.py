@@ -17,6 +17,10 @@ renaming:
 
 vrkit's pointing head has no reference counterpart (the reference returns zero pointing logits); it keeps the
 values of the model it is loaded into.
+
+The same repository's MAC (``miprometheus/models/mac/``, ``MACNetwork``) maps with
+:func:`map_reference_mac_state` into vrkit's ``mac`` on the ``features`` path (docs/mac-reference.md);
+:func:`reference_model` tells the two apart by their key names.
 """
 
 from __future__ import annotations
@@ -146,15 +150,112 @@ def _rows(t: Tensor, order: Sequence[int], name: str) -> Tensor:
     return t[list(order)]
 
 
-def _check_against(out: dict[str, Tensor], target: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def _check_against(out: dict[str, Tensor], target: Mapping[str, Tensor], keep: tuple[str, ...] = ("pointing_head.",),
+                   model: str = "SAMNet") -> dict[str, Tensor]:
     extra = sorted(set(out) - set(target))
     if extra:
-        raise ConversionError(f"reference tensor(s) with no place in this vrkit SAMNet: {', '.join(extra[:5])}")
+        raise ConversionError(f"reference tensor(s) with no place in this vrkit {model}: {', '.join(extra[:5])}")
     bad = [f"{k} {tuple(out[k].shape)} (vrkit {tuple(target[k].shape)})" for k in out
            if tuple(out[k].shape) != tuple(target[k].shape)]
     if bad:
         raise ConversionError(f"wrong shape: {'; '.join(bad[:3])}")
-    missing = [k for k in target if k not in out and not k.startswith("pointing_head.")]
+    missing = [k for k in target if k not in out and not k.startswith(keep)]
     if missing:
         raise ConversionError(f"missing tensor(s) in the reference state dict for {', '.join(missing[:5])}")
     return {k: (out[k].to(target[k].dtype) if k in out else target[k]) for k in target}
+
+
+# ------------------------------------------------------------------------------------------------------- MAC
+MAC_REFERENCE_TAG = "IBM/mi-prometheus SAM-Net_v13 (models/mac, configs/mac/mac_clevr.yaml)"
+_MAC_RENAMES: tuple[tuple[str, str], ...] = (
+    ("input_unit.conv.conv.0.", "knowledge.0."),
+    ("input_unit.conv.conv.2.", "knowledge.2."),
+    ("input_unit.kb_proj_layer.", "read.kb."),
+    ("input_unit.lstm.", "question_encoder.lstm."),
+    ("input_unit.lstm_proj.", "word_proj."),
+    ("mac_unit.control.pos_aware_layers.", "control.q_step."),
+    ("mac_unit.control.ctrl_question.", "control.cq."),
+    ("mac_unit.control.attn.", "control.score."),
+    ("mac_unit.read.mem_proj_layer.", "read.mem."),
+    ("mac_unit.read.concat_layer.", "read.combine."),
+    ("mac_unit.read.attn.", "read.score."),
+    ("mac_unit.write.concat_layer.", "write.info."),
+    ("mac_unit.write.attn.", "write.sa_score."),
+    ("mac_unit.write.mi_sa_proj.", "write.sa_mem."),
+    ("mac_unit.write.mi_info_proj.", "write.sa_info."),
+    ("mac_unit.write.control.", "write.gate."),
+    ("output_unit.classifier.2.", "head."),
+)
+_MAC_SPECIAL = ("mac_unit.mem_0", "mac_unit.control_0", "output_unit.classifier.0.weight",
+                "output_unit.classifier.0.bias")
+# vrkit tensors the reference does not hold: the word embedding (the reference's problem class embeds the
+# questions) and the pointing head (COG only)
+_MAC_NOT_IN_REFERENCE = ("question_encoder.embed.", "point_")
+
+
+def reference_model(ref: Mapping[str, Any]) -> str:
+    """``"samnet"`` or ``"mac"``: which mi-prometheus model a state dict belongs to (ConversionError if
+    neither)."""
+    if any(k.startswith("vwm_cell.") for k in ref):
+        return "samnet"
+    if any(k.startswith("mac_unit.") for k in ref):
+        return "mac"
+    raise ConversionError("neither a SAMNet (VWM: vwm_cell.*) nor a MAC (MACNetwork: mac_unit.*) state dict of "
+                          f"mi-prometheus (first keys: {', '.join(list(ref)[:3])})")
+
+
+def reference_mac_options(ref: Mapping[str, Any]) -> dict[str, Any]:
+    """vrkit ``mac`` options read off a reference MAC state dict: d, steps, embedding_size, feature_channels,
+    self_attention, memory_gate, num_answers (ConversionError when a tensor they come from is missing)."""
+    need = ("mac_unit.mem_0", "input_unit.lstm.weight_ih_l0", "input_unit.conv.conv.0.weight",
+            "output_unit.classifier.2.weight")
+    missing = [k for k in need if k not in ref]
+    if missing:
+        raise ConversionError(f"missing tensor(s) in the reference state dict: {', '.join(missing)}")
+    steps = sum(1 for k in ref if k.startswith("mac_unit.control.pos_aware_layers.") and k.endswith(".weight"))
+    return {"d": int(np.shape(ref["mac_unit.mem_0"])[-1]), "steps": steps,
+            "embedding_size": int(np.shape(ref["input_unit.lstm.weight_ih_l0"])[1]),
+            "feature_channels": int(np.shape(ref["input_unit.conv.conv.0.weight"])[1]),
+            "self_attention": "mac_unit.write.attn.weight" in ref,
+            "memory_gate": "mac_unit.write.control.weight" in ref,
+            "num_answers": int(np.shape(ref["output_unit.classifier.2.weight"])[0])}
+
+
+def map_reference_mac_state(ref: Mapping[str, Any], target: Mapping[str, Tensor],
+                            answer_order: Sequence[int] | None = None) -> dict[str, Tensor]:
+    """vrkit ``mac`` state dict for ``target`` (a features-path MAC's ``state_dict()`` in the reference sizes)
+    holding the reference MAC weights ``ref``.
+
+    Beyond renaming: the initial states [1, d] become [d]; the first output layer reads [memory, question] in
+    the reference and [question, memory] in vrkit, so its column blocks are swapped; ``answer_order`` (for each
+    vrkit answer its reference index) permutes the classifier rows (None: kept in the reference's order).
+    The word embedding and the pointing head keep ``target``'s values. Raises :class:`ConversionError` naming
+    the first missing, unexpected or wrong-shaped tensors."""
+    ref = {k: torch.as_tensor(np.asarray(v)) if not isinstance(v, Tensor) else v for k, v in ref.items()}
+    out: dict[str, Tensor] = {}
+    unexpected = []
+    for key, value in ref.items():
+        if key in _MAC_SPECIAL:
+            continue
+        for src, dst in _MAC_RENAMES:
+            if key.startswith(src):
+                out[dst + key[len(src):]] = value
+                break
+        else:
+            unexpected.append(key)
+    if unexpected:
+        raise ConversionError(f"unexpected tensor(s) in the reference state dict: {', '.join(unexpected[:5])}")
+    need = [k for k in _MAC_SPECIAL if k not in ref]
+    if need:
+        raise ConversionError(f"missing tensor(s) in the reference state dict: {', '.join(need)}")
+    out["write.m0"] = ref["mac_unit.mem_0"].reshape(-1)
+    out["control.c0"] = ref["mac_unit.control_0"].reshape(-1)
+    w = ref["output_unit.classifier.0.weight"]  # [d, 3d] over [memory (d), question (2d)]
+    d = w.shape[0]
+    out["out_hidden.0.weight"] = torch.cat([w[:, d:], w[:, :d]], dim=1) if w.dim() == 2 else w
+    out["out_hidden.0.bias"] = ref["output_unit.classifier.0.bias"]
+    if answer_order is not None:
+        for p in ("weight", "bias"):
+            if f"head.{p}" in out:
+                out[f"head.{p}"] = _rows(out[f"head.{p}"], answer_order, f"output_unit.classifier.2.{p}")
+    return _check_against(out, target, keep=_MAC_NOT_IN_REFERENCE, model="mac")
