@@ -44,7 +44,7 @@ from vrkit.errors import InputError
 __all__ = ["ANSWER_INDEX", "IGNORE_INDEX", "QTYPE_INDEX", "STATE_FEATURES", "ClevrDataset", "collate_clevr",
            "encode_objects", "load_image"]
 
-PATHS = ("pixels", "state")
+PATHS = ("pixels", "state", "features")  # features: no image read here (vrkit.data.features_h5)
 PIXEL_NORMS = ("unit", "uint8")
 MISSING = ("error", "render")
 
@@ -200,7 +200,7 @@ class ClevrDataset(Dataset):
             objs = torch.from_numpy(self.scenes.objects(int(self._scene_row[i])).copy())  # (N, 18)
             item["objects"] = objs.unsqueeze(0)  # (1, N, 18)
             item["object_mask"] = torch.ones(1, objs.shape[0], dtype=torch.bool)
-        else:
+        elif self.path == "pixels":
             img = torch.from_numpy(self.image(i)).permute(2, 0, 1).unsqueeze(0).contiguous()  # (1, 3, H, W)
             item["frames"] = img if self.pixel_norm == "uint8" else img.float().div_(255.0)
         return item

@@ -56,4 +56,6 @@ def collate_cog(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
         batch["object_mask"] = _pad_stack([it["object_mask"] for it in items], 1, N)
     if "frames" in items[0]:
         batch["frames"] = torch.stack([it["frames"] for it in items])
+    if "features" in items[0]:  # precomputed CNN maps (B, T, C, h, w) (vrkit.data.features_h5)
+        batch["features"] = torch.stack([it["features"] for it in items])
     return batch

@@ -11,7 +11,9 @@ Config (``data.*``):
 * ``variant``: the scene condition — ``unrestricted`` (alias ``all``; CLEVR v1.0), ``A`` or ``B`` (CoGenT);
 * ``families``: ``all``, or a list of question types (``Exist`` ... or ``exist``, ``compare_integer`` ...);
   an entry ``-T`` removes type T (``[-Count]`` = all but Count);
-* ``path``: ``state`` (18 features per object) or ``pixels`` (``image_size``² RGB); T = 1, no pointing;
+* ``path``: ``state`` (18 features per object), ``pixels`` (``image_size``² RGB) or ``features``
+  (precomputed CNN maps read from each files source's ``features`` HDF5 file, :mod:`vrkit.data.features_h5`);
+  T = 1, no pointing;
   ``max_objects`` is not used (a batch pads to its largest scene, at most 10 objects).
 
 Every source uses one question vocabulary, :func:`template_vocab` (all words of vrkit's templates; the
@@ -130,6 +132,14 @@ def split_files(paths: Sequence[str], split_key: str, condition: str | None) -> 
     return (real[0] if len(real) == 1 else list(real)), None
 
 
+def _need_features_file(cfg: DataConfig, src: SourceConfig, split: str) -> None:
+    """InputError unless a features-path source is a files source with a ``features`` file. Checked when the
+    data is built, not in check_config: a checkpoint's config keeps the path but not its sources."""
+    if cfg.path == "features" and (src.kind != "files" or not src.features):
+        raise InputError(f"data.{split}: the features path needs a files source with features: FILE.h5 "
+                         "(generated sets have no precomputed maps)")
+
+
 class ClevrView(Dataset):
     """Questions ``indices`` of a :class:`ClevrDataset`; items carry ``family`` = question-type index and
     ``template`` = template id (the item layout of :mod:`vrkit.data.clevr` otherwise)."""
@@ -214,6 +224,7 @@ class ClevrDataModule(WorldDataModule):
     # -- datasets ----------------------------------------------------------------------------------------
     def spec(self, src: SourceConfig, split: str) -> GenSpec:
         """The generated split of a stream source."""
+        _need_features_file(self.cfg, src, split)
         types = self.types if src.families is None else resolve_types(src.families)
         seed = src.seed if src.seed is not None else self.seed * 1000 + 17 + _SPLIT_SALT.get(split, 2)
         cond = self.condition if src.variant is None else condition_of(src.variant)
@@ -230,6 +241,7 @@ class ClevrDataModule(WorldDataModule):
 
     def make_dataset(self, src: SourceConfig, split: str) -> Dataset:
         cfg = self.cfg
+        _need_features_file(cfg, src, split)
         types = self.types if src.families is None else resolve_types(src.families)
         limit = None
         if src.kind == "stream":
@@ -250,7 +262,16 @@ class ClevrDataModule(WorldDataModule):
         if len(idx) == 0:
             raise InputError(f"split {label!r} has no answers (a released test split?); "
                              "use a split with answers (e.g. val, valA, valB)", where)
-        return ClevrView(ds, idx[:limit])
+        view = ClevrView(ds, idx[:limit])
+        if cfg.path != "features":
+            return view
+        from vrkit.data.features_h5 import FeatureMaps, WithFeatures
+
+        image_index = ds.questions.image_index[view.indices]
+        count = len(ds.scenes.row) if ds.scenes is not None else None
+        maps = FeatureMaps(src.features, shape=None, count=count,
+                           max_index=int(ds.questions.image_index.max()) if len(ds) else None)
+        return WithFeatures(view, image_index, maps)
 
     def answer_labels(self, ds: Dataset) -> np.ndarray:
         return ds.answer_labels()

@@ -40,6 +40,7 @@ class SourceConfig:
     seed: int | None = None  # stream: generator seed (None = derived from the run seed and the split)
     variant: str | None = None  # None = data.variant (e.g. test a canonical model on hard)
     families: list[str] | str | None = None  # None = data.families
+    features: str | None = None  # data.path features: HDF5 feature maps of this split (vrkit.data.features_h5)
 
 
 @dataclass
@@ -47,7 +48,7 @@ class DataConfig:
     world: Literal["cog", "clevr"] = "cog"
     variant: str = "canonical"
     families: list[str] | str = "all"  # "all" | "classification" | "pointing" | group name | list of names
-    path: Literal["state", "pixels"] = "state"
+    path: Literal["state", "pixels", "features"] = "state"  # features: CLEVR, precomputed CNN maps
     image_size: int = 112
     max_objects: int | None = None
     train: SourceConfig = field(default_factory=lambda: SourceConfig(n=2048))

@@ -8,6 +8,9 @@
   a data layer with its own vocabulary passes its exact size).
 * ``clevr_state`` — CLEVR "state descriptions" as in Relation Networks: 18 features per object
   (3D coordinates 3, size 2, colour 8, material 2, shape 3).
+* ``clevr_features`` — CLEVR on precomputed ResNet-101 conv4 maps [1024, 14, 14] (the MAC paper's input;
+  ``mac`` reads them, vrkit.data.features_h5). ``mac`` with its defaults on this preset is mi-prometheus's
+  ``mac_clevr`` (20,138,526 parameters, plus the word embedding its problem class holds).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                      "pointing": False},
     "clevr_state": {"path": "state", "vocab_size": 96, "num_answers": 28, "object_features": 18,
                     "pointing": False},
+    "clevr_features": {"path": "features", "vocab_size": 96, "num_answers": 28, "pointing": False},
 }
 
 
