@@ -1,4 +1,4 @@
-"""`vrkit convert mi-prometheus REF --out CKPT`: reference SAMNet weights → a vrkit checkpoint."""
+"""`vrkit convert mi-prometheus REF --out CKPT`: reference SAMNet or MAC weights → a vrkit checkpoint."""
 
 from __future__ import annotations
 
@@ -9,20 +9,26 @@ import json
 def _cmd_mi_prometheus(args: argparse.Namespace) -> int:
     from vrkit.engine.convert import convert_mi_prometheus
 
-    origin = convert_mi_prometheus(args.ref, args.out, input_scale=args.input_scale, seed=args.seed)
-    print(json.dumps({"out": str(args.out), "reference": origin["reference"], "sha256": origin["sha256"],
-                      "input_scale": origin["input_scale"]}))
+    origin = convert_mi_prometheus(args.ref, args.out, input_scale=args.input_scale, seed=args.seed,
+                                   answers=args.answers)
+    keys = ("reference", "model", "sha256", "input_scale", "answer_order")
+    print(json.dumps({"out": str(args.out), **{k: origin[k] for k in keys if k in origin}}))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert reference checkpoints to vrkit checkpoints")
     cs = p.add_subparsers(dest="source", metavar="SOURCE")
-    q = cs.add_parser("mi-prometheus", help="SAMNet (VWM) of IBM mi-prometheus SAM-Net_v13 → vrkit SAMNet")
+    q = cs.add_parser("mi-prometheus", help="SAMNet (VWM) or MAC (MACNetwork) of IBM mi-prometheus SAM-Net_v13 "
+                      "→ vrkit samnet / mac (told apart by the tensor names)")
     q.add_argument("ref", help="reference checkpoint: a torch file with the state_dict, mi-prometheus's "
                    "checkpoint dict around it, or an .npz of the same arrays")
     q.add_argument("--out", required=True, help="vrkit checkpoint to write (.ckpt)")
     q.add_argument("--input-scale", type=float, default=255.0,
                    help="pixel scale the reference saw (255: its COG class feeds 0-255 frames; vrkit feeds [0, 1])")
-    q.add_argument("--seed", type=int, default=0, help="seed of the pointing head (no reference counterpart)")
+    q.add_argument("--seed", type=int, default=0,
+                   help="seed of what the reference lacks (SAMNet: pointing head; MAC: word embedding)")
+    q.add_argument("--answers", default=None,
+                   help="MAC: JSON of the reference's answers (list in index order, or its answer_dic) to map the "
+                   "classifier rows to vrkit's answer order; without it they stay in the reference's order")
     q.set_defaults(handler=_cmd_mi_prometheus)

@@ -1,12 +1,18 @@
 """Reference checkpoints → vrkit checkpoints (``vrkit convert mi-prometheus``).
 
-:func:`convert_mi_prometheus` reads a checkpoint of the SAMNet reference implementation (IBM mi-prometheus,
-model ``VWM``): a torch file holding its ``state_dict``, mi-prometheus's checkpoint dict around it
-(``{"name", "state_dict", "episode", ...}``), or an ``.npz`` of the same arrays. It maps the weights with
-:func:`vrkit.models.mi_prometheus.map_reference_state` into a pixel SAMNet in the reference configuration and
-writes a checkpoint that ``vrkit eval``, ``predict``, ``explain`` and the transfer functions load like any
-trained run's. The checkpoint's ``vrkit_origin`` records where the weights came from (reference tag, source
-file and sha256, input scale, vocabulary mapping); ``vrkit eval`` prints it.
+:func:`convert_mi_prometheus` reads a checkpoint of IBM mi-prometheus: a torch file holding its ``state_dict``,
+mi-prometheus's checkpoint dict around it (``{"name", "state_dict", "episode", ...}``), or an ``.npz`` of the
+same arrays. From the key names it tells SAMNet (model ``VWM``) from MAC (``MACNetwork``):
+
+* SAMNet: :func:`vrkit.models.mi_prometheus.map_reference_state` maps the weights into a pixel SAMNet in the
+  reference configuration (COG canonical, 112 px);
+* MAC: :func:`vrkit.models.mi_prometheus.map_reference_mac_state` maps them into a ``mac`` on the CLEVR
+  ``features`` path, its sizes read off the tensors (docs/mac-reference.md).
+
+The checkpoint loads in ``vrkit eval``, ``predict``, ``explain`` and the transfer functions like any trained
+run's. Its ``vrkit_origin`` records where the weights came from (reference tag, source file and sha256, and
+per model the input scale and vocabulary mapping, or the answer order and the word embedding's origin);
+``vrkit eval`` prints it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,16 @@ import torch
 from vrkit.engine.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, to_dict
 from vrkit.engine.module import ReasoningTask
 from vrkit.errors import InputError
-from vrkit.models.mi_prometheus import REFERENCE_TAG, ConversionError, map_reference_state, vocabulary_mapping
+from vrkit.models.mi_prometheus import (
+    MAC_REFERENCE_TAG,
+    REFERENCE_TAG,
+    ConversionError,
+    map_reference_mac_state,
+    map_reference_state,
+    reference_mac_options,
+    reference_model,
+    vocabulary_mapping,
+)
 from vrkit.utils.atomic import atomic_path
 
 
@@ -74,12 +89,22 @@ def _numpy_globals() -> list[Any]:
 
 
 def convert_mi_prometheus(ref_path: str | Path, out: str | Path, input_scale: float = 255.0,
-                          seed: int = 0) -> dict[str, Any]:
-    """Convert the reference checkpoint ``ref_path`` to a vrkit checkpoint ``out`` (written atomically).
+                          seed: int = 0, answers: str | Path | None = None) -> dict[str, Any]:
+    """Convert the reference checkpoint ``ref_path`` (SAMNet or MAC) to a vrkit checkpoint ``out`` (written
+    atomically).
 
-    ``input_scale``: the pixel scale the reference was trained on (255: its COG class feeds 0–255 frames;
-    1 for weights used on [0, 1] frames). Returns the origin record stored in the checkpoint."""
+    ``input_scale`` (SAMNet): the pixel scale the reference was trained on (255: its COG class feeds 0–255
+    frames; 1 for weights used on [0, 1] frames). ``answers`` (MAC): a JSON file with the reference's answer
+    order (:func:`read_answer_order`). Returns the origin record stored in the checkpoint."""
     ref = read_reference_state(ref_path)
+    try:
+        kind = reference_model(ref)
+    except ConversionError as err:
+        raise InputError(str(err), ref_path) from None
+    if kind == "mac":
+        return _convert_mac(ref, ref_path, out, seed, answers)
+    if answers is not None:
+        raise InputError("--answers applies to a MAC checkpoint; this is a SAMNet (VWM) one", ref_path)
     cfg = reference_config(seed)
     L.seed_everything(seed, workers=False, verbose=False)  # the pointing head (no reference counterpart)
     task = ReasoningTask(to_dict(cfg))
@@ -94,6 +119,80 @@ def convert_mi_prometheus(ref_path: str | Path, out: str | Path, input_scale: fl
               "sha256": hashlib.sha256(Path(ref_path).read_bytes()).hexdigest(), "input_scale": input_scale,
               "vocabulary": vocab, "pointing_head": "not in the reference; vrkit's initialisation (seed "
               f"{seed})"}
+    ckpt = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams),
+            "pytorch-lightning_version": L.__version__, "epoch": 0, "global_step": 0, "vrkit_origin": origin}
+    with atomic_path(out) as tmp:
+        torch.save(ckpt, tmp)
+    return origin
+
+
+# ------------------------------------------------------------------------------------------------------- MAC
+def mac_reference_config(options: dict[str, Any], seed: int = 0) -> TrainConfig:
+    """The run configuration of a converted reference MAC: CLEVR on precomputed feature maps (``features``
+    path; the sources name no files: give them to ``vrkit eval`` / fine-tuning), ``mac`` with the reference
+    sizes ``options`` (:func:`~vrkit.models.mi_prometheus.reference_mac_options`), and the reference's
+    optimiser settings (configs/mac/default_clevr.yaml: Adam 1e-4, gradient values clipped to 10)."""
+    from vrkit.engine.clevr_data import ClevrDataModule
+
+    opts = {k: v for k, v in options.items() if k != "num_answers"}
+    opts["vocab_size"] = ClevrDataModule.io_config()["vocab_size"]
+    return TrainConfig(model=ModelConfig(name="mac", options=opts),
+                       data=DataConfig(world="clevr", variant="unrestricted", families="all", path="features"),
+                       optim=OptimConfig(lr=1e-4, weight_decay=0.0, clip=10.0, clip_mode="value"), seed=seed)
+
+
+def read_answer_order(path: str | Path) -> list[int]:
+    """For each vrkit CLEVR answer its index in the reference's classifier, from a JSON file holding the
+    reference's answers either as a list in index order or as its ``{answer: index}`` dict (mi-prometheus
+    keeps it as ``answer_dic`` in ``generated_files/CLEVR_dics.pkl``). InputError when an answer is missing."""
+    import json
+
+    from vrkit.worlds.clevr.constants import ANSWERS
+
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"not a JSON file ({err})", path) from None
+    if isinstance(obj, dict) and isinstance(obj.get("answer_dic"), dict):
+        obj = obj["answer_dic"]
+    if isinstance(obj, list) and all(isinstance(a, str) for a in obj):
+        index = {a: i for i, a in enumerate(obj)}
+    elif isinstance(obj, dict) and all(isinstance(v, int) for v in obj.values()):
+        index = {str(k): int(v) for k, v in obj.items()}
+    else:
+        raise InputError("expected a list of answers in index order or an {answer: index} object", path)
+    missing = [a for a in ANSWERS if a not in index]
+    if missing:
+        raise InputError(f"answer(s) {', '.join(missing[:5])} not in the reference's answers", path)
+    return [index[a] for a in ANSWERS]
+
+
+def _convert_mac(ref: dict[str, Any], ref_path: str | Path, out: str | Path, seed: int,
+                 answers: str | Path | None) -> dict[str, Any]:
+    try:
+        options = reference_mac_options(ref)
+    except ConversionError as err:
+        raise InputError(str(err), ref_path) from None
+    order = read_answer_order(answers) if answers is not None else None
+    cfg = mac_reference_config(options, seed)
+    L.seed_everything(seed, workers=False, verbose=False)  # the word embedding (no reference counterpart)
+    task = ReasoningTask(to_dict(cfg))
+    try:
+        state = map_reference_mac_state(ref, task.model.state_dict(), answer_order=order)
+    except ConversionError as err:
+        raise InputError(str(err), ref_path) from None
+    task.model.load_state_dict(state)
+    origin = {"reference": MAC_REFERENCE_TAG, "model": "mac", "source": str(Path(ref_path).resolve()),
+              "sha256": hashlib.sha256(Path(ref_path).read_bytes()).hexdigest(),
+              "answer_order": (f"mapped by answer from {Path(answers).resolve()}" if order is not None
+                               else "the reference's (not mapped; pass --answers)"),
+              "word_embedding": "not in the reference (its problem class embeds the questions); vrkit's "
+              f"initialisation (seed {seed})",
+              "detail": "MAC on features maps; answer order " + ("mapped by answer" if order is not None
+                                                                  else "the reference's, unmapped")}
     ckpt = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams),
             "pytorch-lightning_version": L.__version__, "epoch": 0, "global_step": 0, "vrkit_origin": origin}
     with atomic_path(out) as tmp:

@@ -42,8 +42,9 @@ def describe_origin(task: ReasoningTask) -> str | None:
     o = task.origin
     if not o:
         return None
+    detail = o.get("detail") or f"input scale {o.get('input_scale')}, vocabularies mapped by word"
     return (f"weights converted from {o.get('reference')} ({o.get('source')}, sha256 {str(o.get('sha256'))[:12]}, "
-            f"input scale {o.get('input_scale')}, vocabularies mapped by word)")
+            f"{detail})")
 
 
 def parse_data_spec(spec: Sequence[str], families: str | list[str] | None = None) -> SourceConfig:
