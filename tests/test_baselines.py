@@ -20,8 +20,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small(name: str, **overrides) -> torch.nn.Module:
+    """A tiny model with the options a COG run gives it (the batches below are COG-shaped): relation_net's
+    COG world defaults are vrkit's masked options; its CLEVR reference defaults are tested in
+    test_rn_reference.py."""
     torch.manual_seed(0)
-    cfg = {"image_size": IMAGE, **get_model_class(name).small_config(), **overrides}
+    cls = get_model_class(name)
+    cfg = {"image_size": IMAGE, **cls.small_config(), **getattr(cls, "WORLD_DEFAULTS", {}).get("cog", {}),
+           **overrides}
     return build_model(name, **cfg)
 
 
@@ -235,7 +240,7 @@ def test_rn_sum_pooling_is_avg_times_valid_pairs_and_learned_weights_are_a_distr
 
 def run_features(model: torch.nn.Module, b: dict) -> torch.Tensor:
     with torch.no_grad():
-        return model.eval().extract_features(b, "2s")
+        return model.eval().extract_features(b, "2s", pool="sum")  # vrkit's raw pooled vector
 
 
 def test_rn_pixel_objects_carry_coordinates() -> None:

@@ -11,7 +11,7 @@ import torch
 from vrkit.cli import main
 from vrkit.engine.config import dump_yaml, load_config
 from vrkit.engine.data import EpochSampler, batch_size_at
-from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, reverse_questions, summarize
+from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, summarize
 from vrkit.engine.schedule import warmup_length, warmup_lr
 from vrkit.errors import InputError
 
@@ -118,10 +118,23 @@ def test_epoch_sampler_deterministic_sharded_and_epoch_dependent():
     assert set(EpochSampler(10, seed=0, num_samples=40, weights=w)) == {2, 7}
 
 
-def test_reverse_questions_keeps_padding():
+def test_reverse_question_is_the_models_inversion():
+    """optim.reverse_question reverses as the model says: the words (padding stays at the end) by default, the
+    whole padded row for relation_net's reference default, the words again under its COG world defaults."""
+    from vrkit.engine.module import ReasoningTask
+
     q = torch.tensor([[5, 6, 7, 0, 0], [1, 2, 3, 4, 9]])
-    out = reverse_questions(q, torch.tensor([3, 5]))
-    assert out.tolist() == [[7, 6, 5, 0, 0], [9, 4, 3, 2, 1]]
+    batch = {"question": q, "question_len": torch.tensor([3, 5])}
+    want = {("cnn_lstm", "cog"): [[7, 6, 5, 0, 0], [9, 4, 3, 2, 1]],
+            ("relation_net", "clevr"): [[0, 0, 7, 6, 5], [9, 4, 3, 2, 1]],
+            ("relation_net", "cog"): [[7, 6, 5, 0, 0], [9, 4, 3, 2, 1]]}
+    for (name, world), rows in want.items():
+        small = {"g_width": 8, "f_width": [8], "g_layers": 1} if name == "relation_net" else {}
+        cfg = {"model": {"name": name, **small},
+               "data": {"world": world, "path": "state", "variant": "A" if world == "clevr" else "canonical"},
+               "optim": {"reverse_question": True}}
+        task = ReasoningTask(cfg)
+        assert task.prepare(batch)["question"].tolist() == rows, (name, world)
 
 
 def _batch():

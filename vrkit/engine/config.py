@@ -78,7 +78,7 @@ class OptimConfig:
     batch_double_every: int | None = None
     batch_max: int | None = None
     answer_balanced: bool = False  # files only: answer-balanced sampling (with replacement)
-    reverse_question: bool = False  # feed question tokens in reverse order (padding stays at the end)
+    reverse_question: bool = False  # feed questions reversed, as the model's invert_question() says
     point_weight: float = 1.0  # weight of the pointing loss
     # A step with a non-finite gradient is skipped; this many in a row stop the run (None = never stop).
     max_skipped_steps: int | None = 20

@@ -23,15 +23,6 @@ from torchmetrics import Metric
 from vrkit.data.targets import grid_readout, grid_target, point_correct
 
 
-def reverse_questions(question: Tensor, question_len: Tensor) -> Tensor:
-    """Tokens of each question (B, L) in reverse order; padding (beyond ``question_len``) stays at the end."""
-    L = question.shape[1]
-    pos = torch.arange(L, device=question.device).unsqueeze(0)  # (1, L)
-    lens = question_len.unsqueeze(1)  # (B, 1)
-    src = torch.where(pos < lens, lens - 1 - pos, pos)  # (B, L)
-    return torch.gather(question, 1, src)
-
-
 def frame_losses(out: Mapping[str, Any], batch: Mapping[str, Tensor], point_weight: float = 1.0) -> dict[str, Tensor]:
     """``{"loss", "answer_loss", "point_loss"}`` (scalars) of model outputs against a batch."""
     logits = out["logits"].float()  # (B, T, A)

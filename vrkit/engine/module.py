@@ -17,13 +17,14 @@ from torch import Tensor
 
 from vrkit.engine.config import TrainConfig, from_dict
 from vrkit.engine.data import datamodule_class
-from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, reverse_questions, summarize
+from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, summarize
 from vrkit.engine.schedule import decay_factor, warmup_lr
 from vrkit.errors import TrainingDiverged
 
 
 def model_kwargs(cfg: TrainConfig) -> dict[str, Any]:
-    """Keyword config of the model: the world/path preset (IO fields), the data sizes, then the recipe's options."""
+    """Keyword config of the model: the world/path preset (IO fields), the model's ``WORLD_DEFAULTS`` for the
+    world, the data sizes, then the recipe's options."""
     import dataclasses
 
     from vrkit.models.presets import PRESETS
@@ -32,6 +33,7 @@ def model_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     cls = get_model_class(cfg.model.name)
     known = {f.name for f in dataclasses.fields(cls.Config)}
     kw: dict[str, Any] = dict(PRESETS.get(f"{cfg.data.world}_{cfg.data.path}", {"path": cfg.data.path}))
+    kw.update(getattr(cls, "WORLD_DEFAULTS", {}).get(cfg.data.world, {}))  # a model's per-world options
     if cfg.data.path == "pixels":
         kw["image_size"] = cfg.data.image_size
     if "channels_last" in known:
@@ -79,7 +81,7 @@ class ReasoningTask(L.LightningModule):
     def prepare(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         if self.cfg.optim.reverse_question:
             batch = dict(batch)
-            batch["question"] = reverse_questions(batch["question"], batch["question_len"])
+            batch["question"] = self.model.invert_question(batch["question"], batch["question_len"])
         return batch
 
     def forward(self, batch: dict[str, Tensor], trace: bool = False) -> dict[str, Any]:

@@ -45,9 +45,11 @@ class QuestionEncoder(nn.Module):
         learned_init: bool = False,
         reverse: bool = False,
         num_layers: int = 1,
+        trained_padding: bool = False,
     ) -> None:
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
+        # trained_padding: id 0 gets an ordinary, trained embedding (a reference that reads its padding)
+        self.embed = nn.Embedding(vocab_size, embedding_size, padding_idx=None if trained_padding else 0)
         self.lstm = nn.LSTM(embedding_size, hidden, num_layers=num_layers, batch_first=True,
                             bidirectional=bidirectional)
         self.dirs = 2 if bidirectional else 1
@@ -135,10 +137,19 @@ def to_grid(maps: Tensor, grid: int) -> Tensor:
     return F.adaptive_avg_pool2d(maps, grid)
 
 
-def cell_coords(h: int, w: int, device: torch.device | None = None) -> Tensor:
-    """Normalised centre coordinates (x, y) ∈ (0, 1) of an h×w lattice, row-major: [h·w, 2]."""
-    ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) / h
-    xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) / w
+def cell_coords(h: int, w: int, device: torch.device | None = None, style: str = "unit") -> Tensor:
+    """Coordinates (x, y) of the cells of an h×w lattice, row-major: [h·w, 2].
+
+    ``style`` "unit": normalised centres (k + 0.5) / n ∈ (0, 1); "linspace": ``linspace(-n/2, n/2, n)`` per
+    axis (RelationNetworks-CLEVR, ``model.py`` ``build_coord_tensor``: -4 … 4 on 8 cells)."""
+    if style == "linspace":
+        ys = torch.linspace(-h / 2, h / 2, h, device=device)
+        xs = torch.linspace(-w / 2, w / 2, w, device=device)
+    elif style == "unit":
+        ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) / h
+        xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) / w
+    else:
+        raise ValueError(f"cell coordinates style must be 'unit' or 'linspace', got {style!r}")
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)
 

@@ -65,6 +65,13 @@ class ReasoningModel(nn.Module):
     def forward(self, batch: dict[str, Tensor], trace: bool = False) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError
 
+    def invert_question(self, question: Tensor, lengths: Tensor) -> Tensor:
+        """The question as the model reads it under question inversion (``optim.reverse_question``): [B, L].
+        Default: the words reversed, padding stays at the end; a model may reverse otherwise."""
+        from vrkit.models._baseline_blocks import reverse_padded
+
+        return reverse_padded(question, lengths)
+
     def reset_head(self, num_answers: int) -> None:  # pragma: no cover
         """Replace the answer classifier by a fresh one with ``num_answers`` outputs."""
         raise NotImplementedError
