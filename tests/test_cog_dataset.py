@@ -28,7 +28,8 @@ def _cfg(out: Path, **kw) -> GenerateConfig:
 def test_train_layout_and_official_format(tmp_path):
     manifest = generate_dataset(_cfg(tmp_path))
     d = tmp_path / "train_4_3_1"
-    assert sorted(p.name for p in d.iterdir()) == ["cog_0.json.gz", "cog_1.json.gz", "cog_2.json.gz", "manifest.json"]
+    assert sorted(p.name for p in d.iterdir()) == ["cog_0.json.gz", "cog_1.json.gz", "cog_2.json.gz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.train_4_3_1.json", "train_4_3_1"]
     total = 0
     for k in range(3):
         raw = gzip.decompress((d / f"cog_{k}.json.gz").read_bytes())
@@ -41,7 +42,7 @@ def test_train_layout_and_official_format(tmp_path):
         assert [e["family"] for e in exs] != sorted(e["family"] for e in exs)  # families mixed
         total += len(exs)
     assert manifest["examples"] == total == 12 * 44
-    on_disk = json.loads((d / "manifest.json").read_text())
+    on_disk = json.loads((tmp_path / "manifest.train_4_3_1.json").read_text())
     assert on_disk == manifest and on_disk["seed"] == 4 and on_disk["variant"] == "canonical"
     from vrkit.utils.atomic import sha256_file
 
@@ -72,7 +73,7 @@ def test_shards_together_write_the_files_of_one_run(tmp_path):
         parts.update(_files_after(tmp_path / "sh", _cfg(tmp_path / "sh", split="test", n_per_family=3, shard=(i, 3))))
     gz = {k: v for k, v in full.items() if k.endswith(".gz")}
     assert {k: v for k, v in parts.items() if k.endswith(".gz")} == gz and len(gz) == 44
-    assert sorted(k for k in parts if "manifest" in k) == [f"test_4_3_1/manifest.shard-{i}-of-3.json" for i in range(3)]
+    assert sorted(k for k in parts if "manifest" in k) == [f"manifest.test_4_3_1.shard-{i}-of-3.json" for i in range(3)]
 
 
 def _files_after(root: Path, cfg: GenerateConfig) -> dict[str, bytes]:

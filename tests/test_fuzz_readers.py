@@ -90,14 +90,15 @@ def test_cog_bytes(data):
 @FUZZ
 @given(mutation=MUTATION)
 def test_manifests(cog_dataset, mutation):
-    manifest = json.loads((cog_dataset / "manifest.json").read_text())
+    name = f"manifest.{cog_dataset.name}.json"
+    manifest = json.loads((cog_dataset.parent / name).read_text())
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp) / cog_dataset.name
         d.mkdir()
         (d / "cog_0.json.gz").write_bytes((cog_dataset / "cog_0.json.gz").read_bytes())
-        (d / "manifest.json").write_text(json.dumps(_mutate(manifest, *mutation)))
-        _run(["cog", "check", str(d)], d, ok=(0, 1))
-        _run(["verify", str(d)], d, ok=(0, 2))  # verify's problems: one line each on stdout, exit 2
+        (d.parent / name).write_text(json.dumps(_mutate(manifest, *mutation)))
+        _run(["cog", "check", str(d)], (d, d.parent / name), ok=(0, 1))
+        _run(["verify", str(d)], (d, d.parent / name), ok=(0, 2))  # verify's problems: one line each on stdout, exit 2
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ def test_overwrite_replaces_the_split_as_a_whole(tmp_path, capsys):
     assert _gen(tmp_path / "D", "--train-files", "3") == 0
     assert _gen(tmp_path / "D", "--train-files", "1", "--overwrite") == 0
     split = tmp_path / "D" / "train_4_3_1"
-    assert sorted(p.name for p in split.iterdir()) == ["cog_0.json.gz", "manifest.json"]
+    assert sorted(p.name for p in split.iterdir()) == ["cog_0.json.gz"]
     capsys.readouterr()
     assert main(["cog", "check", str(split)]) == 0
     assert capsys.readouterr().out.strip().endswith("checked 12 examples, 0 disagree")
@@ -71,12 +71,12 @@ def test_readers_refuse_unlisted_and_missing_files(tmp_path):
     split = tmp_path / "D" / "train_4_3_1"
     stale = split / "cog_5.json.gz"
     stale.write_bytes((split / "cog_0.json.gz").read_bytes())
-    with pytest.raises(InputError, match="not listed in the directory's manifest") as err:
+    with pytest.raises(InputError, match="not listed in the split's manifest") as err:
         expand_paths([tmp_path / "D"])
     assert err.value.path == str(stale)
     stale.unlink()
     (split / "cog_1.json.gz").unlink()
-    with pytest.raises(InputError, match="listed in manifest.json is missing"):
+    with pytest.raises(InputError, match="listed in manifest.train_4_3_1.json is missing"):
         expand_paths([split])
 
 
@@ -123,8 +123,8 @@ def test_rerun_of_generate_removes_a_killed_runs_temp(tmp_path):
     stale.mkdir()
     (stale / "cog_0.json.gz").write_bytes(b"x")
     assert _gen(tmp_path / "D") == 0
-    assert sorted(p.name for p in (tmp_path / "D").iterdir()) == ["train_4_3_1"]
-    manifest = json.loads((tmp_path / "D" / "train_4_3_1" / "manifest.json").read_text())
+    assert sorted(p.name for p in (tmp_path / "D").iterdir()) == ["manifest.train_4_3_1.json", "train_4_3_1"]
+    manifest = json.loads((tmp_path / "D" / "manifest.train_4_3_1.json").read_text())
     assert manifest["examples"] == 12
 
 
@@ -145,7 +145,8 @@ def test_verify_accepts_a_generated_dataset_and_names_each_problem(tmp_path, cap
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == "verified 4 files, 3 problems"
     assert any(line.startswith(f"{train / 'cog_0.json.gz'}: sha256 differs") for line in out)
-    assert any(line.startswith(f"{train / 'cog_0.json.gz'}: 5 examples, manifest.json says 6") for line in out)
+    fewer = f"{train / 'cog_0.json.gz'}: 5 examples, manifest.train_4_3_1.json says 6"
+    assert any(line.startswith(fewer) for line in out)
     assert any(line.startswith(f"{val.parent / 'cog_Extra.json'}: data file not listed") for line in out)
 
 
@@ -160,12 +161,12 @@ def test_verify_checks_clevr_files_and_images(tmp_path, capsys):
     png.write_bytes(png.read_bytes() + b"\0")
     assert main(["verify", str(out)]) == 2
     first = capsys.readouterr().out.splitlines()[0]
-    assert first == f"{out / 'images' / 'train'}: image sha256 differs from manifest.json"
+    assert first == f"{out / 'images' / 'train'}: image sha256 differs from manifest.train.json"
 
 
 def test_verify_of_a_directory_without_manifest_is_one_line(tmp_path, capsys):
     assert main(["verify", str(tmp_path)]) == 2
-    assert "no manifest.json" in _err_line(capsys)
+    assert "no manifest.<split>.json" in _err_line(capsys)
 
 
 def _no_work(*_a, **_k):  # stands in for the expensive part: reaching it means the output was not checked first
@@ -196,3 +197,61 @@ def test_show_and_render_check_their_output_before_the_work(cog_sample, clevr_sa
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and str(tmp_path) in err, (argv, err)
+
+
+def _gen_clevr(out: Path, *extra: str) -> int:
+    return main(["generate", "clevr", "--n-images", "2", "--questions-per-image", "2", "--size", "32", "--quiet",
+                 "--out", str(out), *extra])
+
+
+def test_clevr_generate_writes_a_split_whole_refuses_mixing_and_overwrites(tmp_path, capsys):
+    out = tmp_path / "C"
+    assert _gen_clevr(out, "--seed", "1") == 0
+    files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert _gen_clevr(out, "--seed", "2") == 2  # the same split again: refused before any work
+    assert "not empty" in _err_line(capsys)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
+    with dir_lock(out):  # another process writing into --out
+        assert _gen_clevr(out, "--split", "val") == 2
+    assert "another vrkit process" in _err_line(capsys)
+    assert not (out / "images" / "val").exists() and not (out / "manifest.val.json").exists()
+    assert _gen_clevr(out, "--seed", "2", "--n-images", "1", "--overwrite") == 0
+    assert [p.name for p in (out / "images" / "train").iterdir()] == ["CLEVR_train_000000.png"]
+    assert json.loads((out / "manifest.train.json").read_text())["splits"]["train"]["seed"] == 2
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp left
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == 0
+
+
+def test_clevr_generate_into_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    assert _gen_clevr(tmp_path / "f") == 2
+    assert _err_line(capsys).endswith("f: exists and is not a directory")
+
+
+@pytest.mark.parametrize("answer, raw, ok", [(7, False, False), (True, False, False), ("7", False, True),
+                                             (7, True, True), (False, True, True), (7.0, True, False)])
+def test_clevr_answer_types(clevr_sample, tmp_path, capsys, answer, raw, ok):
+    """A released-form answer must be a string: 7 is a type error naming the file, not a disagreement. The
+    original engine's raw output (nodes spelled type/side_inputs) keeps its native bool and int answers."""
+    data = json.loads((clevr_sample / "questions.json").read_text())
+    q = data["questions"][0]
+    if raw:
+        q["program"] = [{"type": n["function"], "inputs": n["inputs"], "side_inputs": n["value_inputs"]}
+                        for n in q["program"]]
+    q["answer"] = answer
+    bad = tmp_path / "questions.json"
+    bad.write_text(json.dumps(data))
+    rc = main(["clevr", "check", "--scenes", str(clevr_sample / "scenes.json"), "--questions", str(bad)])
+    if ok:
+        assert rc in (0, 1)  # read; a wrong value is then a disagreement (exit 1)
+        return
+    assert rc == 2
+    line = _err_line(capsys)
+    assert line.startswith(f"vrkit: error: {bad}: questions[0]: 'answer' must be a string")
+    if raw:
+        return
+    from vrkit.data import ClevrDataset
+
+    with pytest.raises(InputError, match=r"questions\[0\]: 'answer' must be a string"):
+        ClevrDataset({"questions": bad, "scenes": clevr_sample / "scenes.json"}, path="state", validate=False)

@@ -15,8 +15,9 @@ def register_clevr(gsub: argparse._SubParsersAction) -> None:
     c = gsub.add_parser(
         "clevr", help="CLEVR images + scenes + questions in the official layout",
         description="Generate one CLEVR split under OUT: images/<split>/CLEVR_<split>_NNNNNN.png, "
-                    "scenes/CLEVR_<split>_scenes.json, questions/CLEVR_<split>_questions.json and "
-                    "manifest.json. With --condition A or B the split is named as in CLEVR_CoGenT_v1.0 "
+                    "scenes/CLEVR_<split>_scenes.json, questions/CLEVR_<split>_questions.json and, beside "
+                    "those folders, OUT/manifest.<split>.json. The split is written whole (refused if it exists, "
+                    "unless --overwrite). With --condition A or B the split is named as in CLEVR_CoGenT_v1.0 "
                     "(trainA, valA, valB, testA, testB; trainB is also allowed). The same seed gives the "
                     "same bytes for any --workers.")
     c.add_argument("--condition", default="all",
@@ -31,7 +32,7 @@ def register_clevr(gsub: argparse._SubParsersAction) -> None:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--workers", type=int, default=1)
     c.add_argument("--hide-answers", action="store_true",
-                   help="write questions in the released test form (no answer, no program)")
+                   help="write questions in the released test form (no answer, no program) and no scenes file")
     c.add_argument("--strip-render", action="store_true",
                    help="drop each scene's 'render' key (camera/lamps); images then no longer "
                         "re-render exactly")
@@ -39,6 +40,8 @@ def register_clevr(gsub: argparse._SubParsersAction) -> None:
     c.add_argument("--date", default="",
                    help="INFO date string (default empty, for identical bytes on any day)")
     c.add_argument("--out", required=True, help="output root directory")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace an existing split (its images folder, scenes, questions and manifest) as a whole")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(handler=_generate_clevr)
 
@@ -46,6 +49,7 @@ def register_clevr(gsub: argparse._SubParsersAction) -> None:
 def _generate_clevr(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from vrkit.utils.files import check_output_dir
     from vrkit.worlds.clevr.dataset import ClevrGenerateConfig, generate_clevr
 
     if args.condition not in ("A", "B", "all", "unrestricted"):
@@ -74,8 +78,9 @@ def _generate_clevr(args: argparse.Namespace) -> int:
                                disable=args.quiet or None, file=sys.stderr)
         bars[stage].update(n)
 
+    check_output_dir(args.out)
     try:
-        entry = generate_clevr(cfg, progress)
+        entry = generate_clevr(cfg, progress, overwrite=args.overwrite)
     finally:
         for b in bars.values():
             b.close()

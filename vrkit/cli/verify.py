@@ -1,9 +1,11 @@
 """`vrkit verify DIR`: a generated dataset checked against its own proof.
 
-COG: every split directory's manifests (``manifest.json``, ``manifest.shard-*``): each listed file exists, has
-its sha256, its example count and its per-family counts; no unlisted data file; every answer agrees with the
-independent checker. CLEVR: each split of ``manifest.json``: the scenes and questions files' sha256, the number
-and combined sha256 of the PNGs, and every question's answer re-executed on its scene. One line per problem
+Manifests sit beside the split folders (``DIR/manifest.<split>.json``; a shard ``….shard-I-of-N.json``); an older
+vrkit's manifests inside COG split folders, or its single CLEVR ``manifest.json``, are read with a notice. COG:
+each listed file exists, has its sha256, its example count and its per-family counts; a split folder holds no
+unlisted data file and nothing but ``cog_*`` files; every answer agrees with the independent checker. CLEVR: each
+split's scenes and questions files' sha256, the number and combined sha256 of its PNGs, nothing unlisted in
+``images/``, ``scenes/``, ``questions/``, and every answer re-executed on its scene. One line per problem
 (``PATH: problem``), then ``verified N files, M problems``; exit 0 only if M = 0, else 2.
 """
 
@@ -18,18 +20,22 @@ from pathlib import Path
 from vrkit.errors import InputError
 from vrkit.utils.atomic import sha256_file
 from vrkit.utils.files import read_json
+from vrkit.worlds.clevr.dataset import MANIFEST
 from vrkit.worlds.cog import io as cog_io
+from vrkit.worlds.manifest import PREFIX, beside, legacy_inside, split_of
 
 
 def _cog_split(directory: Path) -> Iterator[str]:
-    """Problems of one COG split directory (``files`` counts into the caller's tally via the yielded lines)."""
+    """Problems of one COG split folder; an empty string per verified file."""
     from vrkit.cli._cog_check import _dir_lookback, _problems
 
     listed = cog_io.manifest_listing(directory) or {}
-    data = [q for q in directory.iterdir() if q.is_file() and cog_io.COG_FILE_RE.match(q.name)]
-    for q in sorted(data):
-        if q.name not in listed:
-            yield f"{q}: data file not listed in any manifest"
+    if directory.is_dir():
+        for q in cog_io.foreign_entries(directory):
+            yield f"{q}: not a COG data file (a split folder holds only cog_*.json.gz)"
+        for q in sorted(q for q in directory.iterdir() if q.is_file() and cog_io.COG_FILE_RE.match(q.name)):
+            if q.name not in listed:
+                yield f"{q}: data file not listed in any manifest"
     for manifest in sorted(set(listed.values())):
         for entry in read_json(manifest, "manifest")["files"]:
             path = directory / Path(entry["path"]).name
@@ -57,18 +63,42 @@ def _cog_split(directory: Path) -> Iterator[str]:
             yield ""  # one verified file
 
 
+def _clevr_unlisted(root: Path, splits: dict) -> Iterator[str]:
+    """Entries of ``images/``, ``scenes/``, ``questions/`` that no split's manifest lists."""
+    listed = {root / f["path"] for e in splits.values() for f in e.get("files", {}).values()
+              if isinstance(f, dict) and isinstance(f.get("path"), str)}
+    image_dirs = {root / e.get("images_dir", f"images/{name}") for name, e in splits.items()}
+    for folder in ("scenes", "questions"):
+        if (root / folder).is_dir():
+            for q in sorted((root / folder).iterdir()):
+                if q not in listed:
+                    yield f"{q}: not listed in any manifest"
+    if (root / "images").is_dir():
+        for q in sorted((root / "images").iterdir()):
+            if q not in image_dirs:
+                yield f"{q}: not listed in any manifest"
+    for d in sorted(image_dirs):
+        if d.is_dir():
+            for q in sorted(d.iterdir()):
+                if not (q.is_file() and q.suffix == ".png"):
+                    yield f"{q}: not a PNG of this split (an images folder holds only the split's images)"
+
+
 def _clevr(root: Path, manifest: dict) -> Iterator[str]:
     from vrkit.cli.clevr import check_answers
     from vrkit.worlds.clevr.io import read_questions, read_scenes
 
-    for name, entry in sorted(manifest.get("splits", {}).items()):
+    yield from _clevr_unlisted(root, manifest["splits"])
+    for name, entry in manifest["splits"].items():
+        where = entry.get("manifest", "the manifest")
         files = entry.get("files", {})
-        for kind in ("scenes", "questions"):
+        kinds = ("questions",) if entry.get("hide_answers") else ("scenes", "questions")
+        for kind in kinds:
             path = root / files.get(kind, {}).get("path", f"<{kind} of {name}>")
             if not path.is_file():
-                yield f"{path}: listed in manifest.json but missing"
+                yield f"{path}: listed in {where} but missing"
             elif sha256_file(path) != files[kind].get("sha256"):
-                yield f"{path}: sha256 differs from manifest.json"
+                yield f"{path}: sha256 differs from {where}"
             yield ""
         images = root / entry.get("images_dir", f"images/{name}")
         pngs = sorted(images.glob("*.png")) if images.is_dir() else []
@@ -76,10 +106,12 @@ def _clevr(root: Path, manifest: dict) -> Iterator[str]:
         for png in pngs:
             combined.update(f"{png.name} {sha256_file(png)}\n".encode())
         if len(pngs) != entry.get("images"):
-            yield f"{images}: {len(pngs)} images, manifest.json says {entry.get('images')}"
+            yield f"{images}: {len(pngs)} images, {where} says {entry.get('images')}"
         elif combined.hexdigest() != entry.get("images_sha256"):
-            yield f"{images}: image sha256 differs from manifest.json"
+            yield f"{images}: image sha256 differs from {where}"
         yield ""
+        if "scenes" not in kinds:
+            continue  # released test form: no scenes, no answers to check
         try:
             _, scenes = read_scenes(root / files["scenes"]["path"])
             _, questions = read_questions(root / files["questions"]["path"])
@@ -91,21 +123,38 @@ def _clevr(root: Path, manifest: dict) -> Iterator[str]:
             yield f"{root / files['questions']['path']}: {len(disagree)} answers disagree with the executor"
 
 
+def _world(path: Path) -> str | None:
+    data = read_json(path, "manifest")
+    return data.get("world") if isinstance(data, dict) else None
+
+
 def verify(root: Path) -> tuple[int, list[str]]:
-    """``(files verified, problems)`` of a generated dataset directory (COG split(s) or CLEVR root)."""
+    """``(files verified, problems)`` of a generated dataset directory (a COG or CLEVR --out, or one COG split
+    folder)."""
     if not root.is_dir():
         raise InputError("not a directory", root)
+    cog_dirs: set[Path] = set()
+    clevr = False
+    if beside(root) or any(_world(m) == "cog" for m in legacy_inside(root)):
+        cog_dirs.add(root)  # a COG split folder itself
+    for m in sorted(root.glob(f"{PREFIX}*.json")) + ([root / MANIFEST] if (root / MANIFEST).is_file() else []):
+        split, world = split_of(m.name), _world(m)
+        if world == "clevr":
+            clevr = True
+        elif world == "cog" and split is not None:
+            cog_dirs.add(root / split)
+    for d in sorted(q for q in root.iterdir() if q.is_dir() and not q.name.startswith(".")):
+        if any(_world(m) == "cog" for m in legacy_inside(d)):
+            cog_dirs.add(d)
+    if not cog_dirs and not clevr:
+        raise InputError(f"no {PREFIX}<split>.json beside a split folder (not a vrkit-generated dataset?)", root)
     lines: list[str] = []
-    clevr = root / "manifest.json"
-    if clevr.is_file() and isinstance(m := read_json(clevr, "manifest"), dict) and m.get("world") == "clevr":
-        lines = list(_clevr(root, m))
-    else:
-        splits = sorted({p.parent for p in root.rglob("manifest*.json")
-                         if not any(part.startswith(".") for part in p.relative_to(root).parts)})
-        if not splits:
-            raise InputError("no manifest.json (not a vrkit-generated dataset?)", root)
-        for d in splits:
-            lines += _cog_split(d)
+    if clevr:
+        from vrkit.worlds.clevr.dataset import read_manifest
+
+        lines += _clevr(root, read_manifest(root))
+    for d in sorted(cog_dirs):
+        lines += _cog_split(d)
     problems = [line for line in lines if line]
     return len(lines) - len(problems), problems
 

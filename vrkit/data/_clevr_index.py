@@ -17,6 +17,7 @@ from vrkit.data.clevr_vocab import ClevrVocab
 from vrkit.errors import InputError
 from vrkit.utils.files import read_json
 from vrkit.worlds.clevr.constants import ANSWERS, ATTRIBUTE_ORDER, ATTRIBUTES, PLACEMENT_RANGE, QUESTION_TYPES
+from vrkit.worlds.clevr.io import answer_text
 
 IGNORE_INDEX = -100
 ANSWER_INDEX: dict[str, int] = {a: i for i, a in enumerate(ANSWERS)}
@@ -206,15 +207,14 @@ class QuestionTable:
                     self.qtype[i] = fam_type.get(int(fam), -1)
                 if fam is not None:
                     self.family[i] = int(fam)
-                a = q.get("answer")
-                if a is not None:
-                    a = "yes" if a is True else "no" if a is False else str(a)
+                if q.get("answer") is not None:
+                    a = answer_text(q, f"questions[{i}]")
                     if a not in ANSWER_INDEX:
                         raise InputError(f"questions[{i}]: unknown answer {a!r}", path)
                     self.answer[i] = ANSWER_INDEX[a]
             except (KeyError, TypeError, ValueError, IndexError) as err:
                 if isinstance(err, InputError):
-                    raise
+                    raise err.at(path) from None
                 raise InputError(f"questions[{i}]: malformed question ({err!r})", path) from None
             self.unknown_tokens += int((ids == 1).sum())
             toks.append(ids.astype(np.int32))

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -115,24 +115,64 @@ def check_fresh_dir(path: str | Path, overwrite: bool) -> None:
         raise InputError("output directory is not empty (pass --overwrite to replace it as a whole)", path)
 
 
+def _check_target(path: Path, is_dir: bool, overwrite: bool) -> None:
+    if is_dir:
+        check_fresh_dir(path, overwrite)
+    elif path.is_dir():
+        raise InputError("is a directory, expected a file", path)
+    elif path.exists() and not overwrite:
+        raise InputError("already exists (pass --overwrite to replace it)", path)
+
+
+@contextlib.contextmanager
+def staged_outputs(root: str | Path, names: Sequence[str], overwrite: bool = False, lock: bool = True,
+                   remove: Sequence[str] = ()) -> Iterator[Path]:
+    """Yield a fresh temporary directory inside ``root``; the block writes each of ``names`` (paths relative to
+    ``root``; a directory's name ends in ``/``) under it. On success, the paths of ``remove`` that exist are
+    deleted, then each name is moved into place in the given order (list a manifest last: every file it lists
+    is then complete), a directory replacing an existing one as a whole.
+
+    Before any work an existing output (a non-empty directory, a file, or one of ``remove``) is refused unless
+    ``overwrite``. With ``lock`` an exclusive lock on ``root`` is held throughout, so two runs never mix; without
+    it (shards of one run writing disjoint files), an output that appears meanwhile is refused at the move. On
+    failure the temp directory goes and nothing under ``root`` has changed."""
+    root = Path(root)
+    with dir_lock(root) if lock else contextlib.nullcontext():
+        root.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(root)
+        for name in names:
+            _check_target(root / name.rstrip("/"), name.endswith("/"), overwrite)
+        for name in remove:
+            if (root / name).exists() and not overwrite:
+                raise InputError("already exists (pass --overwrite to replace it)", root / name)
+        tmp = Path(tempfile.mkdtemp(prefix=f".stage.{os.getpid()}.", suffix=".tmp", dir=root))
+        try:
+            os.chmod(tmp, 0o777 & ~_UMASK)
+            yield tmp
+            for name in remove:
+                with contextlib.suppress(FileNotFoundError):
+                    (root / name).unlink()
+            for name in names:
+                rel = name.rstrip("/")
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                if name.endswith("/"):
+                    _swap_in(tmp / rel, root / rel, overwrite)
+                elif (root / rel).exists() and not overwrite:
+                    raise InputError("written by another process meanwhile (pass --overwrite)", root / rel)
+                else:
+                    os.replace(tmp / rel, root / rel)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a fresh temporary directory next to ``path``; on success it replaces ``path`` as a whole.
-
-    A non-empty ``path`` is refused before any work unless ``overwrite``; if another process fills ``path``
-    meanwhile, the rename is refused too (InputError) and nothing is mixed. On failure the temp is removed."""
+    """Yield a fresh temporary directory next to ``path``; on success it replaces ``path`` as a whole
+    (:func:`staged_outputs` of the one directory, without a lock)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(path.parent)
-    check_fresh_dir(path, overwrite)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~_UMASK)
-        yield tmp
-        _swap_in(tmp, path, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with staged_outputs(path.parent, [path.name + "/"], overwrite, lock=False) as stage:
+        (stage / path.name).mkdir()
+        yield stage / path.name
 
 
 def _swap_in(tmp: Path, path: Path, overwrite: bool) -> None:

@@ -1,20 +1,26 @@
 """Writing CLEVR datasets in the official layout, in parallel, with the same bytes for any worker count.
 
-Layout under ``out`` (clevr-spec.md §1.1), ``<name>`` = the split name (below)::
+Layout under ``out`` (that of the released CLEVR_v1.0), ``<name>`` = the split name (below)::
 
     images/<name>/CLEVR_<name>_NNNNNN.png         RGB PNG, width x height (default 128 x 128)
     scenes/CLEVR_<name>_scenes.json               {"info", "scenes"}; scenes keep the "render" key
     questions/CLEVR_<name>_questions.json         {"info", "questions"} in the released form
-    manifest.json                                 {"world": "clevr", "splits": {<name>: {...}}}
+    manifest.<name>.json                          {"world": "clevr", "splits": {<name>: {...}}}
+
+With ``hide_answers`` (the released test form) no scenes file is written: the scenes would give every answer
+away, and the released CLEVR ships none for its test split. The manifest sits beside the official folders
+(:mod:`vrkit.worlds.manifest`); an older vrkit's single ``manifest.json`` for all splits is still read.
 
 Split names: ``train``/``val``/``test`` for the unrestricted condition (CLEVR_v1.0); with a CoGenT
 condition the letter is appended as in CLEVR_CoGenT_v1.0 (``trainA``, ``valA``, ``valB``, ``testA``,
-``testB``; ``trainB`` is not released but can be generated). Several splits can share one ``out``: the
-manifest keeps one entry per split and a run replaces only its own entry.
+``testB``; ``trainB`` is not released but can be generated). Several splits can share one ``out``, each with
+its own manifest. A split is written whole: its images folder, scenes and questions files are staged in a
+temporary directory in ``out`` and moved into place, the manifest last, under a lock on ``out``; an existing
+split is refused before any work unless ``overwrite``, which replaces its files.
 
 Determinism: scene ``i`` of split ``<name>`` is drawn from ``default_rng([seed, crc32(<name>), 0, i])``
 (so train and val of one seed never share scenes); the questions of the 250-image window ``w`` (the
-engine's counter-reset period, §6.1) from a fresh engine seeded ``[seed, crc32(<name>), 1, w]``. Images
+engine's counter-reset period) from a fresh engine seeded ``[seed, crc32(<name>), 1, w]``. Images
 are rendered by the numpy renderer and written as PNG by OpenCV at a fixed compression level; the scene
 file keeps each scene's jittered camera/lamps (``render``) so that it re-renders to the same pixels. No
 timestamps are written (INFO ``date`` is ``""`` unless given), so a seed gives the same bytes on any day
@@ -37,16 +43,18 @@ import numpy as np
 
 from vrkit import __version__
 from vrkit.errors import InputError
-from vrkit.utils.atomic import atomic_open, atomic_write_bytes, atomic_write_text, sha256_file
+from vrkit.utils.atomic import atomic_open, atomic_write_bytes, atomic_write_text, sha256_file, staged_outputs
 from vrkit.utils.files import read_json
 from vrkit.worlds.clevr.constants import CONDITIONS, question_type
 from vrkit.worlds.clevr.io import for_test_split, make_info
+from vrkit.worlds.manifest import PREFIX as PREFIX_M
+from vrkit.worlds.manifest import manifest_name, notice_legacy, split_of
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 PREFIX = "CLEVR"
 WINDOW = 250  # images per question window (the engine's counter reset period)
 PNG_COMPRESSION = 6
-MANIFEST = "manifest.json"
+MANIFEST = "manifest.json"  # the single manifest of an older vrkit (all splits)
 
 Progress = Callable[[str, int], None]
 
@@ -107,12 +115,20 @@ class ClevrGenerateConfig:
     def image_filename(self, index: int) -> str:
         return f"{PREFIX}_{self.name}_{index:06d}.png"
 
-    def paths(self) -> dict[str, Path]:
-        root = Path(self.out)
-        return {"images": root / "images" / self.name,
-                "scenes": root / "scenes" / f"{PREFIX}_{self.name}_scenes.json",
-                "questions": root / "questions" / f"{PREFIX}_{self.name}_questions.json",
-                "manifest": root / MANIFEST}
+    def relpaths(self) -> dict[str, str]:
+        """The split's outputs relative to ``out`` (no ``scenes`` with ``hide_answers``), manifest last."""
+        rel = {"images": f"images/{self.name}",
+               "scenes": f"scenes/{PREFIX}_{self.name}_scenes.json",
+               "questions": f"questions/{PREFIX}_{self.name}_questions.json",
+               "manifest": manifest_name(self.name)}
+        if self.hide_answers:
+            del rel["scenes"]
+        return rel
+
+    def paths(self, root: str | Path | None = None) -> dict[str, Path]:
+        """:meth:`relpaths` under ``root`` (default ``out``)."""
+        base = Path(self.out if root is None else root)
+        return {k: base / v for k, v in self.relpaths().items()}
 
 
 # ---- worker side ------------------------------------------------------------------------------------
@@ -148,12 +164,13 @@ def make_scene(cfg: ClevrGenerateConfig, index: int) -> dict:
                         visibility_fn=_hook(cfg.width, cfg.height))
 
 
-def _image_task(args: tuple[ClevrGenerateConfig, int, int]) -> list[tuple[str, str, str]]:
-    """Scenes and PNGs of images [start, stop): per image (scene JSON, PNG sha256, pixel sha256)."""
+def _image_task(args: tuple[ClevrGenerateConfig, Path, int, int]) -> list[tuple[str, str, str]]:
+    """Scenes and PNGs (into ``stage``) of images [start, stop): per image (scene JSON, PNG sha256, pixel
+    sha256)."""
     from vrkit.worlds.clevr.render import render_scene
 
-    cfg, start, stop = args
-    img_dir = cfg.paths()["images"]
+    cfg, stage, start, stop = args
+    img_dir = cfg.paths(stage)["images"]
     out = []
     for i in range(start, stop):
         scene = make_scene(cfg, i)
@@ -199,30 +216,23 @@ def _combined(names: list[str], hashes: list[str]) -> str:
     return h.hexdigest()
 
 
-def _merge_manifest(path: Path, name: str, entry: dict) -> dict:
-    manifest: dict = {}
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(old, dict) and old.get("world") == "clevr" and isinstance(old.get("splits"), dict):
-                manifest = old
-        except (OSError, ValueError):
-            manifest = {}
-    splits = dict(manifest.get("splits", {}))
-    splits[name] = entry
-    manifest = {"world": "clevr", "format": 1, "splits": dict(sorted(splits.items()))}
-    atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return manifest
-
-
-def generate_clevr(cfg: ClevrGenerateConfig, progress: Progress | None = None) -> dict:
-    """Write one split (images, scenes, questions) and update ``manifest.json``; return the split's entry.
+def generate_clevr(cfg: ClevrGenerateConfig, progress: Progress | None = None, overwrite: bool = False) -> dict:
+    """Write one split (images, scenes, questions, then its manifest) as a whole; return the split's entry.
 
     ``progress(stage, n)`` is called with stage ``"images"`` or ``"questions"`` and the number of images
     just finished in that stage (each stage totals ``n_images``)."""
-    paths = cfg.paths()
+    rel = cfg.relpaths()
+    names = [rel["images"] + "/", *(rel[k] for k in ("scenes", "questions") if k in rel), rel["manifest"]]
+    with staged_outputs(cfg.out, names, overwrite) as stage:
+        return _write_split(cfg, stage, progress)
+
+
+def _write_split(cfg: ClevrGenerateConfig, stage: Path, progress: Progress | None) -> dict:
+    paths = cfg.paths(stage)
+    for p in paths.values():
+        p.parent.mkdir(parents=True, exist_ok=True)
     n, step = cfg.n_images, cfg.images_per_task
-    image_tasks = [(cfg, a, min(a + step, n)) for a in range(0, n, step)]
+    image_tasks = [(cfg, stage, a, min(a + step, n)) for a in range(0, n, step)]
     pool = None
     if cfg.workers > 1 and n > 1:
         pool = mp.get_context("fork").Pool(cfg.workers)
@@ -239,7 +249,8 @@ def generate_clevr(cfg: ClevrGenerateConfig, progress: Progress | None = None) -
             if progress:
                 progress("images", len(res))
         info = make_info(cfg.name, date=cfg.date)
-        _write_json_list(paths["scenes"], info, "scenes", scene_jsons)
+        if "scenes" in paths:
+            _write_json_list(paths["scenes"], info, "scenes", scene_jsons)
         windows = [(cfg, w, scene_jsons[a:a + WINDOW]) for w, a in enumerate(range(0, n, WINDOW))]
         types: Counter[str] = Counter()
         families: Counter[int] = Counter()
@@ -261,28 +272,45 @@ def generate_clevr(cfg: ClevrGenerateConfig, progress: Progress | None = None) -
         if pool is not None:
             pool.terminate()
     names = [cfg.image_filename(i) for i in range(n)]
-    root = Path(cfg.out)
+    rel = cfg.relpaths()
     entry = {
         "vrkit_version": __version__, "split": cfg.split, "condition": cfg.condition, "seed": cfg.seed,
         "images": n, "questions": sum(types.values()), "questions_per_image": cfg.questions_per_image,
         "width": cfg.width, "height": cfg.height, "hide_answers": cfg.hide_answers,
         "templates": cfg.templates or "vrkit", "question_types": dict(sorted(types.items())),
         "families_used": len(families),
-        "images_dir": paths["images"].relative_to(root).as_posix(),
+        "images_dir": rel["images"],
         "images_sha256": _combined(names, png_sha), "pixels_sha256": _combined(names, pix_sha),
-        "files": {k: {"path": paths[k].relative_to(root).as_posix(), "sha256": sha256_file(paths[k])}
-                  for k in ("scenes", "questions")},
+        "files": {k: {"path": rel[k], "sha256": sha256_file(paths[k])} for k in ("scenes", "questions") if k in rel},
     }
-    _merge_manifest(paths["manifest"], cfg.name, entry)
+    manifest = {"world": "clevr", "format": 2, "splits": {cfg.name: entry}}
+    atomic_write_text(paths["manifest"], json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return entry
 
 
 def read_manifest(out: str | Path) -> dict:
-    """The ``manifest.json`` of a generated CLEVR directory (InputError if absent or not ours)."""
-    path = Path(out) / MANIFEST
-    if not path.is_file():
-        raise InputError("no manifest.json (not a vrkit-generated CLEVR directory?)", path)
-    data = read_json(path, "manifest")
-    if not (isinstance(data, dict) and data.get("world") == "clevr"):
-        raise InputError("not a CLEVR manifest", path)
-    return data
+    """The merged manifests of a generated CLEVR directory: ``{"world": "clevr", "splits": {name: entry}}``
+    with each entry's ``"manifest"`` the file it came from (InputError if there is none, or one is not ours)."""
+    root = Path(out)
+    paths = sorted(p for p in root.glob(f"{PREFIX_M}*.json") if split_of(p.name) is not None)
+    legacy = root / MANIFEST
+    if legacy.is_file():
+        paths.append(legacy)
+    splits: dict[str, dict] = {}
+    for path in paths:
+        data = read_json(path, "manifest")
+        if not (isinstance(data, dict) and isinstance(data.get("splits"), dict)):
+            if path == legacy or not (isinstance(data, dict) and data.get("world") == "cog"):
+                raise InputError("not a CLEVR manifest (needs 'world': 'clevr' and a 'splits' object)", path)
+            continue  # a COG split's manifest in the same --out
+        if data.get("world") != "clevr":
+            raise InputError("not a CLEVR manifest", path)
+        if path == legacy:
+            notice_legacy(path)
+        for name, entry in data["splits"].items():
+            if not isinstance(entry, dict):
+                raise InputError(f"split {name!r}: entry must be an object", path)
+            splits.setdefault(name, {**entry, "manifest": path.name})
+    if not splits:
+        raise InputError(f"no {PREFIX_M}<split>.json (not a vrkit-generated CLEVR directory?)", root)
+    return {"world": "clevr", "splits": dict(sorted(splits.items()))}

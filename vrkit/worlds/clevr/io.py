@@ -1,9 +1,15 @@
-"""Official CLEVR scenes and questions JSON, both ways (clevr-spec.md §1.3-1.5, §8).
+"""Official CLEVR scenes and questions JSON, both ways (the released CLEVR_v1.0 files).
 
 Readers validate everything the executor and generators rely on and raise
 :class:`vrkit.errors.InputError` naming the file and the JSON position, e.g.
 ``scenes.json: scenes[12].objects[3]: unknown color 'pinkish'``. Writers are atomic and produce the
 released layout (``function``/``inputs``/``value_inputs`` nodes, string answers).
+
+Answer types: in the released form an ``answer`` is a string (``"7"``, ``"yes"``, ``"cube"``); an integer or a
+boolean there is a type error naming the file and the question, never silently converted (and so never counted
+as a disagreement by ``vrkit clevr check``). Only the raw output of the original engine's
+``generate_questions.py`` (program nodes spelled ``type``/``side_inputs``) holds the engine's native values,
+booleans and integers, which are converted to the released strings.
 """
 
 from __future__ import annotations
@@ -162,14 +168,22 @@ def write_scenes(path: str | Path, scenes: Iterable[Scene], info: dict) -> None:
     atomic_write_text(path, json.dumps({"info": info, "scenes": list(scenes)}))
 
 
-def _normalise_answer(a: Any) -> str | None:
-    if isinstance(a, bool):
-        return "yes" if a else "no"
-    if _is_int(a):
-        return str(a)
+def is_raw_engine(q: dict) -> bool:
+    """Whether question ``q`` is in the original engine's raw output form (not the released form)."""
+    program = q.get("program")
+    first = program[0] if isinstance(program, list) and program else None
+    return isinstance(first, dict) and "type" in first and "function" not in first
+
+
+def answer_text(q: dict, where: str) -> str:
+    """The answer of question ``q`` as a released string (module docstring: types); InputError at ``where``."""
+    a = q["answer"]
     if isinstance(a, str):
         return a
-    return None
+    if is_raw_engine(q) and (isinstance(a, bool) or _is_int(a)):
+        return ("yes" if a else "no") if isinstance(a, bool) else str(a)
+    raise InputError(f"{where}: 'answer' must be a string as in the released files (e.g. \"7\", \"yes\"), "
+                     f"got {type(a).__name__} {a!r}")
 
 
 def normalise_program(program: Any, where: str) -> list[dict]:
@@ -219,10 +233,7 @@ def validate_question(q: Any, where: str) -> Question:
         raise InputError(f"{where}: 'question' must be a string")
     out = dict(q)
     if "answer" in q:
-        a = _normalise_answer(q["answer"])
-        if a is None:
-            raise InputError(f"{where}: bad answer {q['answer']!r}")
-        out["answer"] = a
+        out["answer"] = answer_text(q, where)
     if "program" in q:
         out["program"] = normalise_program(q["program"], where)
     fam = q.get("question_family_index")
@@ -260,7 +271,7 @@ def for_test_split(question: Question) -> Question:
 
 
 def to_released(question: Question) -> Question:
-    """Convert a (normalised) raw-engine question to the released form (§8): the family index becomes the
+    """Convert a (normalised) raw-engine question to the released form: the family index becomes the
     global id (offset of ``template_filename`` + index in file); ``image`` and ``template_filename`` go."""
     q = dict(question)
     fname = q.pop("template_filename", None)

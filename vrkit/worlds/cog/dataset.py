@@ -4,15 +4,17 @@ Work is cut into fixed chunks of at most ``CHUNK`` examples. A chunk's examples 
 (seed, variant, split, file, chunk index), so any number of worker processes — and any number of
 machines via ``shard=(i, n)``, which takes every n-th file — produce the same files.
 
-Layout under ``out`` (cog-spec.md §7), suffix ``<frames>_<memory>_<distractors>``:
+Layout under ``out`` (the released COG data, google/cog ``generate_dataset.py``), suffix
+``<frames>_<memory>_<distractors>``:
     train_<suffix>/cog_<k>.json.gz      families mixed, in a seeded permuted order
     val_<suffix>/cog_<Family>.json.gz   one file per family (likewise test_)
-plus ``manifest.json`` (``manifest.shard-<i>-of-<n>.json`` for a shard).
+    manifest.<split>_<suffix>.json      beside the split folder (a shard: ``….shard-<i>-of-<n>.json``;
+                                        :mod:`vrkit.worlds.manifest`), so the folder holds only ``cog_*``
 
-A split directory is written whole: a run fills a fresh temporary directory beside it and renames it into
-place (a shard moves its own files in, its manifest last), under a lock on ``out``. A non-empty split
-directory (for a shard: its own files) is refused before any work unless ``overwrite``, which replaces it
-as a whole. Readers then read exactly the files a manifest lists (:func:`vrkit.worlds.cog.io.expand_paths`).
+A split is written whole: a run fills a fresh temporary directory in ``out`` and renames the split folder into
+place, its manifest last, under a lock on ``out`` (a shard moves its own files in, its manifest last). An
+existing split (for a shard: its own files) is refused before any work unless ``overwrite``, which replaces it as
+a whole. Readers then read exactly the files a manifest lists (:func:`vrkit.worlds.cog.io.expand_paths`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,6 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing as mp
-import os
-import shutil
-import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -30,11 +29,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vrkit import __version__
-from vrkit.errors import InputError
-from vrkit.utils.atomic import atomic_dir, atomic_open, atomic_write_text, clean_stale_temps, dir_lock, sha256_file
+from vrkit.utils.atomic import atomic_open, atomic_write_text, sha256_file, staged_outputs
 from vrkit.worlds.cog.constants import FAMILIES, FIXED_SCENE_FAMILIES, Variant
 from vrkit.worlds.cog.generator import generate_example, make_rng
 from vrkit.worlds.cog.io import dumps
+from vrkit.worlds.manifest import beside, manifest_name
 
 CHUNK = 250  # examples per unit of work: small enough to balance workers, large enough to amortise IPC
 
@@ -121,40 +120,25 @@ def _tasks(cfg: GenerateConfig, jobs: list[FileJob]) -> Iterator[tuple]:
             yield (cfg.seed, cfg.variant, cfg.split, job.index, c // CHUNK, job.families[c:c + CHUNK])
 
 
-def manifest_name(shard: tuple[int, int]) -> str:
-    i, n = shard
-    return "manifest.json" if n == 1 else f"manifest.shard-{i}-of-{n}.json"
-
-
 def generate_dataset(cfg: GenerateConfig, progress: Callable[[int], None] | None = None,
                      overwrite: bool = False) -> dict:
     """Write this shard's files and its manifest (module docstring: whole or not at all); return the manifest.
 
     ``progress(k)`` is called with the number of examples just finished."""
-    root, n = Path(cfg.out), cfg.shard[1]
-    split_dir = root / cfg.split_dir
-    if n == 1:
-        with dir_lock(root), atomic_dir(split_dir, overwrite) as tmp:
-            return _write_split(cfg, tmp, progress)
-    jobs = [j for j in plan_files(cfg) if j.index % n == cfg.shard[0]]
-    mine = [j.name for j in jobs] + [manifest_name(cfg.shard)]
-    split_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(split_dir)
-    clash = [name for name in mine + ["manifest.json"] if (split_dir / name).exists()]
-    if clash and not overwrite:
-        raise InputError(f"already holds {clash[0]} (pass --overwrite to replace this shard)", split_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f".shard-{cfg.shard[0]}.{os.getpid()}.", suffix=".tmp", dir=split_dir))
-    try:
-        manifest = _write_split(cfg, tmp, progress)
-        for name in mine:  # the manifest last: a listed file is always complete
-            os.replace(tmp / name, split_dir / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return manifest
+    root, (i, n) = Path(cfg.out), cfg.shard
+    whole = manifest_name(cfg.split_dir)
+    if n == 1:  # the split folder as a whole; shard manifests of an earlier sharded run go with it
+        stale = [p.name for p in beside(root / cfg.split_dir) if p.name != whole]
+        with staged_outputs(root, [cfg.split_dir + "/", whole], overwrite, remove=stale) as stage:
+            return _write_split(cfg, stage, progress)
+    names = [f"{cfg.split_dir}/{j.name}" for j in plan_files(cfg) if j.index % n == i]
+    with staged_outputs(root, [*names, manifest_name(cfg.split_dir, cfg.shard)], overwrite, lock=False,
+                        remove=[whole]) as stage:
+        return _write_split(cfg, stage, progress)
 
 
-def _write_split(cfg: GenerateConfig, out_dir: Path, progress: Callable[[int], None] | None) -> dict:
-    """Generate this shard's files and manifest into ``out_dir`` (a fresh directory)."""
+def _write_split(cfg: GenerateConfig, stage: Path, progress: Callable[[int], None] | None) -> dict:
+    """Generate this shard's files (``stage/<split_dir>/``) and manifest (``stage/``) into a fresh directory."""
     i, n = cfg.shard
     jobs = [j for j in plan_files(cfg) if j.index % n == i]
     tasks = list(_tasks(cfg, jobs))
@@ -166,6 +150,8 @@ def _write_split(cfg: GenerateConfig, out_dir: Path, progress: Callable[[int], N
     else:
         results = map(_chunk_task, tasks)
     files = []
+    out_dir = stage / cfg.split_dir
+    out_dir.mkdir()
     try:
         task_iter = iter(tasks)
         for job in jobs:
@@ -191,5 +177,6 @@ def _write_split(cfg: GenerateConfig, out_dir: Path, progress: Callable[[int], N
         "split": cfg.split, "seed": cfg.seed, "n_per_family": cfg.n_per_family, "families": list(cfg.families),
         "shard": f"{i}/{n}", "examples": sum(f["examples"] for f in files), "files": files,
     }
-    atomic_write_text(out_dir / manifest_name(cfg.shard), json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    atomic_write_text(stage / manifest_name(cfg.split_dir, cfg.shard), text)
     return manifest

@@ -1,4 +1,4 @@
-"""Official COG file format, both ways (cog-spec.md §7).
+"""Official COG file format, both ways (the released COG data of google/cog).
 
 An example is the plain dict of the official files::
 
@@ -24,6 +24,7 @@ from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_open
 from vrkit.utils.files import read_json, read_maybe_gzip
 from vrkit.worlds.cog.constants import COLOR_INDEX, FAMILY_INDEX, SHAPE_INDEX
+from vrkit.worlds.manifest import LEGACY_RE, beside, legacy_inside
 
 Example = dict[str, Any]
 
@@ -147,9 +148,10 @@ def _file_sort_key(p: Path) -> tuple:
 
 
 def manifest_listing(directory: Path) -> dict[str, Path] | None:
-    """The data files the COG manifests of ``directory`` list (``manifest.json`` and ``manifest.shard-*``),
-    by name -> manifest; None when the directory has no manifest (official data)."""
-    manifests = sorted(directory.glob("manifest*.json"))
+    """The data files the COG manifests of split folder ``directory`` list (``<parent>/manifest.<name>*.json``,
+    or an older vrkit's ``manifest*.json`` inside it), by name -> manifest; None without a manifest (data of
+    the original generator)."""
+    manifests = beside(directory) + legacy_inside(directory)
     if not manifests:
         return None
     listed: dict[str, Path] = {}
@@ -164,16 +166,27 @@ def manifest_listing(directory: Path) -> dict[str, Path] | None:
     return listed
 
 
+def foreign_entries(directory: Path) -> list[Path]:
+    """Entries of a COG split folder that are not COG data files (nor an older vrkit's manifest). The original
+    loaders read every entry (module :mod:`vrkit.worlds.manifest`), so these break them."""
+    return sorted(q for q in directory.iterdir()
+                  if not (q.is_file() and (COG_FILE_RE.match(q.name) or LEGACY_RE.match(q.name))))
+
+
 def _listed_files(directory: Path, found: list[Path]) -> list[Path]:
-    """``found`` (COG files of ``directory``) checked against its manifest: every listed file present and
-    no unlisted data file (stale files of an earlier run, another run's files)."""
+    """``found`` (COG files of ``directory``) checked against its manifest: every listed file present, no
+    unlisted data file (stale files of an earlier run, another run's files) and nothing else in the folder."""
+    foreign = foreign_entries(directory)
+    if foreign:
+        raise InputError("not a COG data file (a split folder holds only cog_*.json.gz; the original loaders "
+                         "read every entry, and vrkit reads none it does not know)", foreign[0])
     listed = manifest_listing(directory)
     if listed is None:
         return found
     names = {q.name for q in found}
     for q in found:
         if q.name not in listed:
-            raise InputError("data file not listed in the directory's manifest (stale or foreign; "
+            raise InputError("data file not listed in the split's manifest (stale or foreign; "
                              "`vrkit verify` checks a directory)", q)
     for name, m in sorted(listed.items()):
         if name not in names:
@@ -182,9 +195,9 @@ def _listed_files(directory: Path, found: list[Path]) -> list[Path]:
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus the COG files under directories (official layout or flat; hidden entries,
-    such as a writer's temp directory, are skipped). A directory with a manifest contributes exactly the files
-    its manifest lists."""
+    """Files named directly, plus the COG files under directories (official layout or flat; hidden entries
+    of a directory given, such as a writer's temp directory, are skipped, but a folder holding COG files must
+    hold nothing else). A split folder with a manifest contributes exactly the files its manifest lists."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
