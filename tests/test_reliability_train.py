@@ -167,3 +167,41 @@ def test_bad_numbers_on_the_command_line_exit_2(capsys, argv):
 def test_a_bare_group_prints_its_own_help(capsys, group):
     assert main([group]) == 2
     assert capsys.readouterr().out.startswith(f"usage: vrkit {group} ")
+
+
+def test_empty_inputs_are_one_line_in_eval_and_train(finished_run, tmp_path, capsys):
+    """Defect 5: an empty file, or --families that the data lacks, is exit 2 naming the file (never an "acc": NaN
+    result or a ValueError traceback), and a train run on it leaves no directory."""
+    empty = tmp_path / "e" / "cog_0.json.gz"
+    empty.parent.mkdir()
+    empty.write_bytes(b"")
+    ckpt = str(finished_run / "checkpoints" / "last.ckpt")
+    assert main(["eval", "--ckpt", ckpt, "--data", str(empty), "--out", str(tmp_path / "res")]) == 2
+    assert _one_line(capsys).endswith(f"{empty}: no examples (empty file)")
+    assert not list(tmp_path.glob("res*"))
+    data = tmp_path / "D"
+    assert main(["generate", "cog", "--families", "GetColor", "--n-per-family", "2", "--split", "val", "--quiet",
+                 "--out", str(data)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--ckpt", ckpt, "--data", str(data), "--families", "GoColor"]) == 2
+    assert "no examples of the selected families" in _one_line(capsys)
+    tree = yaml.safe_load(_recipe(tmp_path).read_text())
+    tree["data"]["train"] = {"kind": "files", "paths": [str(empty)]}
+    (tmp_path / "empty.yaml").write_text(yaml.safe_dump(tree))
+    assert main(["train", "-c", str(tmp_path / "empty.yaml"), "--run-dir", str(tmp_path / "run")]) == 2
+    assert _one_line(capsys).endswith("no examples (empty file)") and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv", [["--train-files", "0"], ["--n-per-family", "0"], ["--workers", "0"]])
+def test_generate_numbers_are_checked_at_parse_time(tmp_path, capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "cog", "--quiet", "--out", str(tmp_path / "D"), *argv])
+    assert exc.value.code == 2 and "must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "D").exists()
+
+
+def test_generate_into_an_existing_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    assert main(["generate", "cog", "--families", "GetColor", "--n-per-family", "2", "--quiet",
+                 "--out", str(tmp_path / "f")]) == 2
+    assert _one_line(capsys).endswith("f: exists and is not a directory")
