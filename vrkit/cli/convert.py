@@ -1,4 +1,4 @@
-"""`vrkit convert mi-prometheus REF --out CKPT`: reference SAMNet or MAC weights → a vrkit checkpoint."""
+"""`vrkit convert mi-prometheus|rn-clevr REF --out CKPT`: reference SAMNet, MAC or RN weights → a vrkit checkpoint."""
 
 from __future__ import annotations
 
@@ -13,6 +13,16 @@ def _cmd_mi_prometheus(args: argparse.Namespace) -> int:
                                    answers=args.answers)
     keys = ("reference", "model", "sha256", "input_scale", "answer_order")
     print(json.dumps({"out": str(args.out), **{k: origin[k] for k in keys if k in origin}}))
+    return 0
+
+
+def _cmd_rn_clevr(args: argparse.Namespace) -> int:
+    from vrkit.engine.convert import convert_rn_clevr
+
+    origin = convert_rn_clevr(args.ref, args.out, args.variant, words=args.words, answers=args.answers,
+                              seed=args.seed)
+    keys = ("reference", "variant", "sha256", "vocabulary", "answer_order")
+    print(json.dumps({"out": str(args.out), **{k: origin[k] for k in keys}}))
     return 0
 
 
@@ -32,3 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="MAC: JSON of the reference's answers (list in index order, or its answer_dic) to map the "
                    "classifier rows to vrkit's answer order; without it they stay in the reference's order")
     q.set_defaults(handler=_cmd_mi_prometheus)
+    r = cs.add_parser("rn-clevr", help="Relation Network of mesnico/RelationNetworks-CLEVR → vrkit relation_net")
+    r.add_argument("ref", help="reference state_dict: a torch file (.pth/.pt, or a dict with a 'state_dict') or "
+                   "an .npz of the same arrays")
+    r.add_argument("--variant", required=True, choices=("original-fp", "ir-fp", "original-sd"),
+                   help="the reference's config.json variant the weights belong to")
+    r.add_argument("--out", required=True, help="vrkit checkpoint to write (.ckpt)")
+    r.add_argument("--words", default=None, help="JSON of the reference's quest_to_ix ({word: id}) or its words "
+                   "in row order, to map the embedding rows to vrkit's CLEVR vocabulary")
+    r.add_argument("--answers", default=None, help="JSON of the reference's answers in classifier order (or "
+                   "{answer: classifier index}), to map the classifier rows to vrkit's answer order")
+    r.add_argument("--seed", type=int, default=0, help="run seed recorded in the checkpoint")
+    r.set_defaults(handler=_cmd_rn_clevr)

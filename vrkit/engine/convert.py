@@ -198,3 +198,107 @@ def _convert_mac(ref: dict[str, Any], ref_path: str | Path, out: str | Path, see
     with atomic_path(out) as tmp:
         torch.save(ckpt, tmp)
     return origin
+
+
+# -------------------------------------------------------------------------------------------- Relation Network
+def rn_reference_config(variant: str, vocab_size: int, num_answers: int, seed: int = 0) -> TrainConfig:
+    """The run configuration of a converted RelationNetworks-CLEVR model: CLEVR on 128 px pixels or on state
+    descriptions (vrkit's 18 features turned into the reference's 7 inside the model), ``relation_net`` with
+    the variant's options, and the reference's training settings (``train.py``: batch 640, lr doubled every 20
+    epochs from 5e-6 to 5e-4, gradient norm clipped to 50, questions inverted)."""
+    from vrkit.models.rn_clevr import VARIANTS
+
+    opts = {k: v for k, v in VARIANTS[variant].items() if k not in ("path", "image_size")}
+    opts.update(vocab_size=vocab_size, num_answers=num_answers)
+    path = VARIANTS[variant]["path"]
+    return TrainConfig(model=ModelConfig(name="relation_net", options=opts),
+                       data=DataConfig(world="clevr", variant="unrestricted", families="all", path=path,
+                                       image_size=128, batch_size=640),
+                       optim=OptimConfig(lr=5e-4, weight_decay=1e-4, clip=50.0, clip_mode="norm",
+                                         warmup_start_lr=5e-6, warmup_every=20, warmup_unit="epoch",
+                                         reverse_question=True), seed=seed)
+
+
+def read_word_ids(path: str | Path) -> dict[str, int]:
+    """The reference's question words → embedding rows, from a JSON file holding its ``quest_to_ix`` dict
+    (``{word: id}``, 0 = padding) or a list of words in row order. InputError when it is neither."""
+    import json
+
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"not a JSON file ({err})", path) from None
+    if isinstance(obj, list) and all(isinstance(w, str) for w in obj):
+        return {w: i for i, w in enumerate(obj)}
+    if isinstance(obj, dict) and obj and all(isinstance(v, int) for v in obj.values()):
+        return {str(k): int(v) for k, v in obj.items()}
+    raise InputError("expected the reference's {word: id} object or a list of words in row order", path)
+
+
+def convert_rn_clevr(ref_path: str | Path, out: str | Path, variant: str, words: str | Path | None = None,
+                     answers: str | Path | None = None, seed: int = 0) -> dict[str, Any]:
+    """Convert a RelationNetworks-CLEVR ``state_dict`` (``variant`` of its ``config.json``) to a vrkit
+    checkpoint ``out`` (written atomically). ``words`` / ``answers``: JSON files of the reference's
+    dictionaries (:func:`read_word_ids`, :func:`read_answer_order`) to map the embedding rows to vrkit's CLEVR
+    vocabulary and the classifier rows to vrkit's answer order; without them both stay in the reference's
+    order (and sizes). Returns the origin record stored in the checkpoint."""
+    from vrkit.engine.clevr_data import template_vocab
+    from vrkit.models.rn_clevr import REFERENCE_TAG as RN_TAG
+    from vrkit.models.rn_clevr import VARIANTS
+    from vrkit.models.rn_clevr import ConversionError as RNConversionError
+    from vrkit.models.rn_clevr import map_reference_state as map_rn_state
+
+    if variant not in VARIANTS:
+        raise InputError(f"unknown --variant {variant!r} (one of {', '.join(VARIANTS)})", ref_path)
+    ref = read_reference_state(ref_path)
+    word_ids = read_word_ids(words) if words is not None else None
+    order = read_answer_order(answers) if answers is not None else None
+    emb, head = ref.get("text.wembedding.weight"), ref.get("rl.f_fc3.weight")
+    if emb is None or head is None or np.ndim(emb) != 2 or np.ndim(head) != 2:
+        what = "text.wembedding.weight" if emb is None or np.ndim(emb) != 2 else "rl.f_fc3.weight"
+        raise InputError(f"missing tensor(s) in the reference state dict: {what} (a RelationNetworks-CLEVR "
+                         "state_dict?)", ref_path)
+    unmapped: list[str] = []
+    if word_ids is not None:  # embedding rows in vrkit's token order
+        tokens = template_vocab().tokens
+        rows = []
+        for t in tokens:
+            row = 0 if t in ("<pad>", "<unk>") else word_ids.get(t)
+            if row is None or row >= np.shape(emb)[0]:
+                unmapped.append(t)
+                row = 0
+            rows.append(row)
+        ref = {**ref, "text.wembedding.weight": torch.as_tensor(np.asarray(emb))[rows]}
+    if order is not None:
+        if max(order) >= np.shape(head)[0]:
+            raise InputError(f"rl.f_fc3.weight has {np.shape(head)[0]} rows; the answers file needs "
+                             f"{max(order) + 1}", ref_path)
+        ref = {**ref, "rl.f_fc3.weight": torch.as_tensor(np.asarray(head))[order],
+               "rl.f_fc3.bias": torch.as_tensor(np.asarray(ref["rl.f_fc3.bias"]))[order]}
+    vocab = int(np.shape(ref["text.wembedding.weight"])[0])
+    cfg = rn_reference_config(variant, vocab, int(np.shape(ref["rl.f_fc3.weight"])[0]), seed)
+    task = ReasoningTask(to_dict(cfg))
+    try:
+        state, unused = map_rn_state(ref, task.model.state_dict())
+    except RNConversionError as err:
+        raise InputError(f"{err} (is --variant {variant} the reference's variant?)", ref_path) from None
+    task.model.load_state_dict(state)
+    origin = {"reference": RN_TAG, "model": "relation_net", "variant": variant,
+              "source": str(Path(ref_path).resolve()),
+              "sha256": hashlib.sha256(Path(ref_path).read_bytes()).hexdigest(),
+              "vocabulary": (f"mapped by word from {Path(words).resolve()}" if word_ids is not None
+                             else "the reference's token ids (not mapped; pass --words)"),
+              "unmapped_words": unmapped,
+              "answer_order": (f"mapped by answer from {Path(answers).resolve()}" if order is not None
+                               else "the reference's (not mapped; pass --answers)"),
+              "unused_reference_tensors": len(unused),
+              "detail": f"RelationNetworks-CLEVR {variant}"
+              + (f"; its unused CNN ({len(unused)} tensors) dropped" if unused else "")}
+    ckpt = {"state_dict": task.state_dict(), "hyper_parameters": dict(task.hparams),
+            "pytorch-lightning_version": L.__version__, "epoch": 0, "global_step": 0, "vrkit_origin": origin}
+    with atomic_path(out) as tmp:
+        torch.save(ckpt, tmp)
+    return origin
