@@ -24,7 +24,9 @@ weights through ``vrkit convert mi-prometheus`` it gives its outputs. Reads top 
   on the control states and one on the memory states, applied to c_0, m_0 and to every new state.
 * initialisation (``init="reference"``): Xavier-uniform weights with zero bias in the control, read, write and
   output units and the kb projection; Kaiming-uniform, zero bias, for the two conv layers and the first output
-  layer; PyTorch defaults for the embedding, the LSTM and the word projection (as in the reference).
+  layer; PyTorch defaults for the embedding, the LSTM and the word projection (as in the reference). No
+  reference counterpart (*a choice*): the state path's object embedding is Xavier with zero bias, the pixel
+  stem and the pointing head keep PyTorch's defaults.
 
 Options that keep vrkit's earlier MAC (docs/mac-reference.md): ``sizes="compact"`` (LSTM d/2 per direction,
 no word projection, q of d, per-step layers d → d), ``word_attention="masked"``,
