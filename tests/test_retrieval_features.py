@@ -54,9 +54,10 @@ def test_rn_features_are_question_free_and_match_the_model(setup, one_thread):
     a = extract_index(setup["rn"], setup["data"], "2s", batch_size=4)
     b = extract_index(setup["rn"], setup["data"], "2s", question="Is there a big red cube behind the sphere?")
     np.testing.assert_array_equal(a.features, b.features)
-    avf = extract_index(setup["rn"], setup["data"], "avf")
+    avf = extract_index(setup["rn"], setup["data"], "avf", pool="sum")
     assert not np.allclose(avf.features, a.features)
-    # the same vectors as the model's own forward pass with each image's real questions
+    # pool "sum" (and 2s, pooled in-network before the question here): the same vectors as the model's own
+    # forward pass with each image's real questions
     from vrkit.data.clevr import ClevrDataset, collate_clevr
     from vrkit.engine.evaluate import load_task
 

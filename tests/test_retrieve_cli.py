@@ -125,3 +125,27 @@ def test_index_of_a_missing_directory_exits_2(built, tmp_path, capsys):
     assert main(["retrieve", "index", "--ckpt", str(built["ckpt"]), "--data", str(tmp_path / "x"), "--out",
                  str(tmp_path / "i")]) == 2
     assert f"{Path(tmp_path / 'x')}: no such file or directory" in _error_line(capsys)
+
+
+def test_index_pool_mean_max_are_normalised_pairs_and_sum_is_the_raw_vector(built, one_thread):
+    from vrkit.engine.evaluate import load_task
+    from vrkit.retrieval._images import make_batch, open_image_set
+    from vrkit.retrieval.features import extract_index
+
+    feats = {pool: extract_index(built["ckpt"], built["data"], "avf", pool=pool, limit=4) for pool in
+             ("mean", "max", "sum")}
+    assert [feats[p].meta["pool"] for p in ("mean", "max", "sum")] == ["mean", "max", "sum"]
+    assert feats["max"].name == "avf max (relation_net)" and feats["mean"].name == "avf (relation_net)"
+    mean, mx = feats["mean"].features, feats["max"].features
+    assert (np.linalg.norm(mean, axis=1) <= 1 + 1e-5).all() and (np.abs(mx) <= 1 + 1e-6).all()
+    assert (mx >= mean - 1e-6).all() and np.abs(mx - mean).max() > 1e-3  # max over pairs ≥ their mean
+    task = load_task(built["ckpt"])
+    from vrkit.engine.clevr_data import template_vocab
+    from vrkit.retrieval.features import GENERIC_QUESTION
+
+    batch = task.prepare(make_batch(open_image_set(built["data"], None), list(range(4)),
+                                    template_vocab().encode(GENERIC_QUESTION), "pixels", task.cfg.data.image_size))
+    with torch.no_grad():
+        raw = task.model.extract_features(batch, "avf", pool="sum")  # the model's own aggregate
+    np.testing.assert_allclose(feats["sum"].features, raw.numpy(), rtol=1e-5, atol=1e-5)
+    assert np.abs(feats["sum"].features - mean).max() > 1e-3

@@ -24,7 +24,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         check_output_file(p)
     index = extract_index(args.ckpt, args.data, args.kind, split=args.split, batch_size=args.batch_size,
                           question=args.question, label=args.label, limit=args.limit, seed=args.seed,
-                          progress=not args.quiet)
+                          progress=not args.quiet, pool=args.pool)
     npz, side = save_index(index, args.out)
     dim = index.features.shape[1]
     print(f"indexed {len(index)} images: {args.kind} features of dim {dim} -> {npz} (+ {side.name})")
@@ -75,7 +75,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from vrkit.retrieval.features import KINDS
+    from vrkit.retrieval.features import KINDS, POOLS
 
     p = sub.add_parser("retrieve", help="R-CBIR: index images with a trained model, query, evaluate against GED")
     rsub = p.add_subparsers(dest="retrieve_command", metavar="SUBCOMMAND")
@@ -86,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ix.add_argument("--out", required=True, help="index path (IDX or IDX.npz; the sidecar is IDX.json)")
     ix.add_argument("--kind", choices=KINDS, default="2s",
                     help="2s / avf (relation_net), summary (samnet, mac), cnn, cnn-untrained (default 2s)")
+    ix.add_argument("--pool", choices=POOLS, default="mean",
+                    help="2s / avf: each pair's vector L2-normalised, then the mean or max over pairs (the "
+                    "reference's extract.py), or 'sum': vrkit's raw pooled vector (default mean)")
     ix.add_argument("--split", help="split name (default: the only split of the directory)")
     ix.add_argument("--batch-size", type=int, default=64)
     ix.add_argument("--question", help="question asked with every image (default: 'How many objects are there?')")

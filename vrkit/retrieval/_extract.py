@@ -3,7 +3,8 @@
 Every function takes the model (eval mode) and a batch of B images (T = 1, one question per row) and
 returns float32 ``[B, D]``:
 
-* :func:`relation_features` — ``"2s"`` / ``"avf"`` of :meth:`RelationNet.extract_features` (question-free);
+* :func:`relation_features` — ``"2s"`` / ``"avf"`` of :meth:`RelationNet.extract_features` (question-free),
+  pooled over pairs by ``pool``;
 * :func:`summary_features` — SAMNet's final summary (the last ``dim`` entries of the output unit's input
   ``[q, summary]``) or MAC's final memory (the last ``d`` entries of ``[q, m_p]``), caught with a forward
   hook on the output unit, so the model's own forward runs unchanged;
@@ -36,13 +37,14 @@ def check_kind(model: nn.Module, kind: str) -> None:
         raise ValueError(f"'cnn' features support relation_net, samnet and mac, got {name}")
 
 
-def relation_features(model: nn.Module, batch: dict[str, Tensor], kind: str) -> Tensor:
-    """RN feature ``kind`` ("2s" | "avf") -> [B, D]."""
+def relation_features(model: nn.Module, batch: dict[str, Tensor], kind: str, pool: str = "mean") -> Tensor:
+    """RN feature ``kind`` ("2s" | "avf") pooled over pairs by ``pool`` ("mean" | "max": per-pair L2-normalised,
+    as RelationNetworks-CLEVR's ``extract.py``; "sum": vrkit's raw pooled vector) -> [B, D]."""
     from vrkit.models.relation_net import RelationNet
 
     if not isinstance(model, RelationNet):
         raise ValueError(f"'{kind}' features need a relation_net checkpoint, got {type(model).__name__}")
-    return model.extract_features(batch, kind).float()
+    return model.extract_features(batch, kind, pool=pool).float()
 
 
 def _output_unit(model: nn.Module) -> tuple[nn.Module, int]:

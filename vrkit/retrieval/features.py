@@ -2,10 +2,14 @@
 
 Feature kinds (:data:`KINDS`):
 
-* ``"2s"`` (relation_net): the 2S-RN feature — the input of g-layer ``q_inject_layer``, summed (or averaged)
-  over all object pairs; it lies before the question enters g, so it does not depend on the question;
-* ``"avf"`` (relation_net with ``aggregate_layer <= q_inject_layer``): the AVF-RN feature — the vector
-  aggregated over pairs inside g, before the question is injected (question-free as well);
+* ``"2s"`` (relation_net): the 2S-RN feature — the input of g-layer ``q_inject_layer`` without its question
+  part, for every object pair; it lies before the question enters g, so it does not depend on the question;
+* ``"avf"`` (relation_net with ``aggregate_layer <= q_inject_layer``): the AVF-RN feature — the pair vectors
+  entering the aggregation inside g, before the question is injected (question-free as well);
+* ``pool`` (2s, avf): ``"mean"`` (default) or ``"max"`` over the pairs of each pair's L2-normalised vector —
+  the features of RelationNetworks-CLEVR's ``extract.py`` (its ``avg`` and ``max`` files) — or ``"sum"``,
+  vrkit's earlier raw feature (summed over pairs, or averaged when the model aggregates by ``avg``; for avf
+  the model's own aggregate);
 * ``"summary"`` (samnet, mac): SAMNet's final summary / MAC's final memory. These depend on the question:
   *our choice* is one fixed, generic question for every image (:data:`GENERIC_QUESTION`, "How many objects
   are there?", a question about the whole scene), so that all images are described by the same reasoning
@@ -41,6 +45,7 @@ from vrkit.retrieval.graphs import GraphBatch, pack, scenes_to_graphs
 from vrkit.utils.atomic import atomic_open, atomic_write_text, sha256_file
 
 KINDS: tuple[str, ...] = ("2s", "avf", "summary", "cnn", "cnn-untrained")
+POOLS: tuple[str, ...] = ("mean", "max", "sum")  # over object pairs, for 2s and avf
 GENERIC_QUESTION = "How many objects are there?"
 INDEX_FORMAT = "vrkit-rcbir-index-1"
 _ARRAYS = ("features", "filenames", "scene_indices", "graph_attrs", "graph_labels", "graph_sizes")
@@ -63,7 +68,9 @@ class FeatureIndex:
     @property
     def name(self) -> str:
         """Display name: the sidecar ``label``, else ``<kind> (<model>)``."""
-        return str(self.meta.get("label") or f"{self.meta.get('kind', '?')} ({self.meta.get('model', '?')})")
+        pool = self.meta.get("pool")
+        kind = f"{self.meta.get('kind', '?')}{f' {pool}' if pool not in (None, 'mean') else ''}"
+        return str(self.meta.get("label") or f"{kind} ({self.meta.get('model', '?')})")
 
 
 def index_paths(path: str | Path) -> tuple[Path, Path]:
@@ -86,11 +93,11 @@ def _model_for(task: Any, kind: str, seed: int) -> torch.nn.Module:
         return build_model(task.cfg.model.name, **model_kwargs(task.cfg)).eval()
 
 
-def _features(model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: str) -> torch.Tensor:
+def _features(model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: str, pool: str) -> torch.Tensor:
     from vrkit.retrieval._extract import cnn_features, relation_features, summary_features
 
     if kind in ("2s", "avf"):
-        return relation_features(model, batch, kind)
+        return relation_features(model, batch, kind, pool)
     if kind == "summary":
         return summary_features(model, batch)
     return cnn_features(model, batch)
@@ -99,14 +106,15 @@ def _features(model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: str)
 @torch.no_grad()
 def extract_index(ckpt: str | Path, data: str | Path, kind: str = "2s", split: str | None = None,
                   batch_size: int = 64, question: str | None = None, label: str | None = None,
-                  limit: int | None = None, seed: int = 0, progress: bool = False) -> FeatureIndex:
+                  limit: int | None = None, seed: int = 0, progress: bool = False,
+                  pool: str = "mean") -> FeatureIndex:
     """Features of every image of a CLEVR split (official root or generated directory) -> :class:`FeatureIndex`.
 
     ``ckpt``: a vrkit checkpoint of a CLEVR model (its data path, state or pixels, and image size are used);
     ``kind`` one of :data:`KINDS`; ``question``: the question asked with every image (default
     :data:`GENERIC_QUESTION`; only ``summary`` depends on it); ``limit``: the first N scenes only;
-    ``seed``: initialisation of ``cnn-untrained``. Raises :class:`InputError` on a bad checkpoint,
-    directory or kind/model mismatch.
+    ``seed``: initialisation of ``cnn-untrained``; ``pool``: "mean" | "max" | "sum" over pairs (2s, avf).
+    Raises :class:`InputError` on a bad checkpoint, directory or kind/model mismatch.
     """
     from tqdm import tqdm
 
@@ -117,6 +125,8 @@ def extract_index(ckpt: str | Path, data: str | Path, kind: str = "2s", split: s
 
     if kind not in KINDS:
         raise InputError(f"unknown feature kind {kind!r} (known: {', '.join(KINDS)})")
+    if pool not in POOLS:
+        raise InputError(f"unknown pair pooling {pool!r} (known: {', '.join(POOLS)})")
     task = load_task(ckpt)
     if task.cfg.data.world != "clevr":
         raise InputError(f"R-CBIR needs a CLEVR model; this checkpoint was trained on {task.cfg.data.world!r}",
@@ -137,7 +147,7 @@ def extract_index(ckpt: str | Path, data: str | Path, kind: str = "2s", split: s
     bar = tqdm(total=len(rows), disable=not progress, desc=f"index {kind}", unit="img")
     for s in range(0, len(rows), max(1, batch_size)):
         batch = task.prepare(make_batch(images, rows[s:s + batch_size], tokens, path, size))
-        out.append(_features(model, batch, kind).cpu().numpy().astype(np.float32))
+        out.append(_features(model, batch, kind, pool).cpu().numpy().astype(np.float32))
         bar.update(len(rows[s:s + batch_size]))
     bar.close()
     graphs = pack(scenes_to_graphs([images.scenes[r] for r in rows]))
@@ -148,6 +158,7 @@ def extract_index(ckpt: str | Path, data: str | Path, kind: str = "2s", split: s
         "scenes": str(images.scenes_path.resolve()),
         "images": None if images.images is None else str(images.images.resolve()),
         "question": text, "untrained_seed": seed if kind == "cnn-untrained" else None,
+        "pool": pool if kind in ("2s", "avf") else None,
     }
     names = images.filenames
     return FeatureIndex(np.concatenate(out), [names[r] for r in rows], images.scene_indices[rows], graphs, meta)
