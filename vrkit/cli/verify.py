@@ -5,8 +5,8 @@ vrkit's manifests inside COG split folders, or its single CLEVR ``manifest.json`
 each listed file exists, has its sha256, its example count and its per-family counts; a split folder holds no
 unlisted data file and nothing but ``cog_*`` files; every answer agrees with the independent checker. CLEVR: each
 split's scenes and questions files' sha256, the number and combined sha256 of its PNGs, nothing unlisted in
-``images/``, ``scenes/``, ``questions/``, and every answer re-executed on its scene. One line per problem
-(``PATH: problem``), then ``verified N files, M problems``; exit 0 only if M = 0, else 2.
+``images/`` and nothing but PNGs in a split's images folder, and every answer re-executed on its scene. One line
+per problem (``PATH: problem``), then ``verified N files, M problems``; exit 0 only if M = 0, else 2.
 """
 
 from __future__ import annotations
@@ -64,15 +64,10 @@ def _cog_split(directory: Path) -> Iterator[str]:
 
 
 def _clevr_unlisted(root: Path, splits: dict) -> Iterator[str]:
-    """Entries of ``images/``, ``scenes/``, ``questions/`` that no split's manifest lists."""
-    listed = {root / f["path"] for e in splits.values() for f in e.get("files", {}).values()
-              if isinstance(f, dict) and isinstance(f.get("path"), str)}
+    """Entries of ``images/`` that no split's manifest lists, and anything but PNGs in a split's images folder.
+    (``scenes/`` and ``questions/`` are shared by all splits, and other tools keep caches there, e.g. the
+    ``.pkl`` files of RelationNetworks-CLEVR's ``clevr_dataset_connector.py``.)"""
     image_dirs = {root / e.get("images_dir", f"images/{name}") for name, e in splits.items()}
-    for folder in ("scenes", "questions"):
-        if (root / folder).is_dir():
-            for q in sorted((root / folder).iterdir()):
-                if q not in listed:
-                    yield f"{q}: not listed in any manifest"
     if (root / "images").is_dir():
         for q in sorted((root / "images").iterdir()):
             if q not in image_dirs:
