@@ -7,8 +7,10 @@
    2S-RN (question injected at g-layer 2, pairs summed after g) and AVF-RN (question injected at g-layer 2,
    pairs aggregated before it: ``aggregate_layer = q_inject_layer = 2``). 4 g-layers of 128, f 128, CNN of
    4 stride-2 layers of 24 (64 px -> 4 x 4 cells), Adam 1e-3 with warm-up, early stopping on val accuracy.
-3. Index the evaluation split: ``2s`` (2S-RN), ``avf`` (AVF-RN), ``cnn`` (the 2S-RN's own CNN, mean+max
-   pooled) and ``cnn-untrained`` (the same CNN freshly initialised).
+3. Index the evaluation split: ``2s`` (2S-RN) and ``avf`` (AVF-RN) under each ``--pool`` (mean / max of the
+   per-pair L2-normalised vectors, as RelationNetworks-CLEVR's ``extract.py``; sum, vrkit's earlier raw
+   feature), ``cnn`` (the 2S-RN's own CNN, mean+max pooled) and ``cnn-untrained`` (the same CNN freshly
+   initialised).
 4. Evaluate ``--queries`` x ``--gallery`` against soft and hard GED (Spearman-rho, nDCG@10/100, random row).
 
 Writes docs/results/rcbir/table.md (+ table.json, query_2s.png) and bench/results/rcbir_eval.json, and
@@ -104,7 +106,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="generation and GED processes")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", help="work directory (default runs/rcbir_eval[_smoke])")
+    ap.add_argument("--pool", default="mean,max,sum",
+                    help="pair pooling of the 2s/avf features, comma-separated: mean / max (per-pair L2-normalised, "
+                    "RelationNetworks-CLEVR extract.py) and sum (vrkit's earlier raw feature); default all three")
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    pools = [p.strip() for p in args.pool.split(",") if p.strip()]
     smoke = args.smoke
     defaults = {"minutes": 0.15 if smoke else 12.0, "train_images": 40 if smoke else 6000,
                 "val_questions": 40 if smoke else 1000, "queries": 10 if smoke else 500,
@@ -137,16 +148,19 @@ def main() -> None:
         training[v] = {"epochs": res.get("epochs"), "steps": res.get("steps"), "val_acc": val.get("frames_acc"),
                        "train_acc": res.get("train_acc"), "ckpt": str(_ckpt(work, v))}
         _log(f"RN {v}: {training[v]}")
-    jobs = [(v, v) for v in variants]
+    jobs = [(v, v, pool) for v in variants for pool in pools]
     if variants:
-        jobs += [("cnn", variants[0]), ("cnn-untrained", variants[0])]
+        jobs += [("cnn", variants[0], "mean"), ("cnn-untrained", variants[0], "mean")]
     indexes = []
-    for kind, v in jobs:
-        out = work / "index" / kind
+    for kind, v, pool in jobs:
+        relational = kind in ("2s", "avf")
+        name = f"{kind}-{pool}" if relational else kind
+        out = work / "index" / name
         if not index_paths(out)[0].is_file():
             t = time.perf_counter()
-            save_index(extract_index(_ckpt(work, v), data, kind, label=LABELS[kind]), out)
-            times[f"index_{kind}_s"] = round(time.perf_counter() - t, 1)
+            label = f"{LABELS[kind]} ({pool})" if relational else LABELS[kind]
+            save_index(extract_index(_ckpt(work, v), data, kind, label=label, pool=pool), out)
+            times[f"index_{name}_s"] = round(time.perf_counter() - t, 1)
         indexes.append(load_index(out))
     t = time.perf_counter()
     result = evaluate_indexes(indexes, args.queries, args.gallery, ("soft", "hard"), (10, 100), args.seed,
