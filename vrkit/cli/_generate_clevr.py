@@ -37,6 +37,8 @@ def register_clevr(gsub: argparse._SubParsersAction) -> None:
                    help="drop each scene's 'render' key (camera/lamps); images then no longer "
                         "re-render exactly")
     c.add_argument("--templates", default=None, help="directory of template *.json (default: vrkit's own)")
+    c.add_argument("--synonyms", default=None,
+                   help="synonyms JSON, value -> alternatives (the original engine's format; default: vrkit's own)")
     c.add_argument("--date", default="",
                    help="INFO date string (default empty, for identical bytes on any day)")
     c.add_argument("--out", required=True, help="output root directory")
@@ -60,12 +62,16 @@ def _generate_clevr(args: argparse.Namespace) -> int:
         from vrkit.worlds.clevr.templates import load_templates
 
         load_templates(args.templates)  # fail early with file:line on a bad template directory
+    if args.synonyms is not None:
+        from vrkit.worlds.clevr._text import load_synonyms
+
+        load_synonyms(args.synonyms)  # likewise for a bad synonyms file
     try:
         cfg = ClevrGenerateConfig(
             n_images=args.n_images, questions_per_image=args.questions_per_image, split=args.split,
             condition=args.condition, seed=args.seed, width=width, height=height, out=args.out,
             workers=args.workers, hide_answers=args.hide_answers, keep_render=not args.strip_render,
-            templates=args.templates, date=args.date)
+            templates=args.templates, synonyms=args.synonyms, date=args.date)
     except ValueError as err:
         raise InputError(f"generate clevr: {err}") from None
     bars: dict[str, tqdm] = {}

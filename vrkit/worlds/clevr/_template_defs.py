@@ -1,7 +1,8 @@
 """Builder of vrkit's own CLEVR question templates (the JSON files under ``templates/``).
 
-The 90 templates have the family structures of the original engine (clevr-spec.md §4.3: same programs,
-parameters and constraints, same order within each file) with vrkit's own wording. Run
+The 90 templates have the family structures of the original engine's ``CLEVR_1.0_templates`` (same programs,
+parameters and constraints, same order within each file) with vrkit's own wording, in the words the released CLEVR
+questions can contain. Run
 ``python -m vrkit.worlds.clevr._template_defs`` to rewrite the JSON files; a test checks they are in sync.
 
 Text notation: ``g(k)`` is attribute group k rendered as ``<Zk> <Ck> <Mk> <Sk>``, ``gs(k)`` its plural.
@@ -89,8 +90,8 @@ def T(text: list[str], nodes: list[dict], prm: list[dict], cons: list[dict] | No
 # ------------------------------------------------------------------ wording helpers
 _ASK = {  # what <attr> ... (question head for a described object X)
     "size": ("What size is {X}?", "How big is {X}?", "{Xc} is what size?"),
-    "color": ("What color is {X}?", "Which color does {X} have?", "{Xc} has what color?"),
-    "material": ("What material is {X} [made of]?", "What is {X} made of?", "Which material is {X}?"),
+    "color": ("What color is {X}?", "What color does {X} have?", "{Xc} has what color?"),
+    "material": ("What material is {X} [made of]?", "What is {X} made of?", "What is the material of {X}?"),
     "shape": ("What shape is {X}?", "What is the shape of {X}?", "{Xc} has what shape?"),
 }
 _ASK_IT = {
@@ -125,9 +126,9 @@ def compare_texts(attr: str, a: str, b: str, a_clause: str) -> list[str]:
 def zero_hop() -> list[dict]:
     G = params("G")
     out = [
-        T([f"How many {gs()} are there?", f"What number of {gs()} are in the scene?",
-           f"How many {gs()} can you see?"], [S(), F("filter_count", 1, 0)], G),
-        T([f"Is there a {g()}?", f"Are there any {gs()}?", f"Does the scene contain a {g()}?"],
+        T([f"How many {gs()} are there?", f"What number of {gs()} are visible?",
+           f"How many {gs()} are visible?"], [S(), F("filter_count", 1, 0)], G),
+        T([f"Is there a {g()}?", f"Are there any {gs()}?", f"Are any {gs()} visible?"],
           [S(), F("filter_exist", 1, 0)], G),
     ]
     for attr in ("shape", "material", "color", "size"):
@@ -178,7 +179,7 @@ def single_and() -> list[dict]:
             n("relate", [4], ["<R2>"]), n("intersect", [2, 5])]
     both = f"[both] {rel(2)} the {g(2)} and {rel(1)} the {g(1)}"
     out = [T([f"How many {gs(3)} are {both}?", f"What number of {gs(3)} are {both}?",
-              f"Count the {gs(3)} that are {both}: how many are there?"],
+              f"How many {gs(3)} are there that are {both}?"],
              head + [F("filter_count", 3, 6)], prm)]
     for attr in _ATTRS:
         x = f"the {g(3)} that is {both}"
@@ -228,9 +229,9 @@ def single_or() -> list[dict]:
 _CMP_FORMS = {
     "equal_integer": ("Are there the same number of {A} and {B}?",
                       "Is the number of {A} equal to the number of {B}?",
-                      "Do the {A} and the {B} have equal counts?"),
-    "less_than": ("Are there fewer {A} than {B}?", "Is the number of {A} smaller than the number of {B}?"),
-    "greater_than": ("Are there more {A} than {B}?", "Is the number of {A} larger than the number of {B}?"),
+                      "Is the number of {A} the same as the number of {B}?"),
+    "less_than": ("Are there fewer {A} than {B}?", "Is the number of {A} less than the number of {B}?"),
+    "greater_than": ("Are there more {A} than {B}?", "Is the number of {A} greater than the number of {B}?"),
 }
 _CMP_OPS = ("equal_integer", "less_than", "greater_than")
 
@@ -301,25 +302,25 @@ def same_relate() -> list[dict]:
     share = {a: f"the same {a} as" for a in _ATTRS}
     for attr in _ATTRS:  # 0-3 exist
         out.append(T([f"Is there anything else {_SAME[attr]} the {g()}?",
-                      f"Are there any other things with the same {attr} as the {g()}?",
+                      f"Are there any other things that have the same {attr} as the {g()}?",
                       f"Does any other object have the same {attr} as the {g()}?"],
                      [S(), F("filter_unique", 1, 0), n(f"same_{attr}", [1]), n("exist", [2])],
                      params("G"), [NULL(slot(attr, 1))]))
     for attr in _ATTRS:  # 4-7 count
         out.append(T([f"How many other things are {_SAME[attr]} the {g()}?",
                       f"What number of other objects have the same {attr} as the {g()}?",
-                      f"How many other objects share the {attr} of the {g()}?"],
+                      f"How many other objects have the same {attr} as the {g()}?"],
                      [S(), F("filter_unique", 1, 0), n(f"same_{attr}", [1]), n("count", [2])],
                      params("G"), [NULL(slot(attr, 1))]))
     for attr in _ATTRS:  # 8-11 exist with a second group
         out.append(T([f"Is there another {g(2)} that has {share[attr]} the {g()}?",
-                      f"Are there any other {gs(2)} with {share[attr]} the {g()}?",
-                      f"Does any other {g(2)} share the {attr} of the {g()}?"],
+                      f"Are there any other {gs(2)} that have {share[attr]} the {g()}?",
+                      f"Does any other {g(2)} have the same {attr} as the {g()}?"],
                      [S(), F("filter_unique", 1, 0), n(f"same_{attr}", [1]), F("filter_exist", 2, 2)],
                      params("G", "G2"), [NULL(slot(attr, 1)), NULL(slot(attr, 2))]))
     for attr in _ATTRS:  # 12-15 count with a second group
         out.append(T([f"How many other {gs(2)} have {share[attr]} the {g()}?",
-                      f"What number of other {gs(2)} share the {attr} of the {g()}?"],
+                      f"What number of other {gs(2)} have the same {attr} as the {g()}?"],
                      [S(), F("filter_unique", 1, 0), n(f"same_{attr}", [1]), F("filter_count", 2, 2)],
                      params("G", "G2"), [NULL(slot(attr, 1)), NULL(slot(attr, 2))]))
     for attr in _ATTRS:  # 16-27 query

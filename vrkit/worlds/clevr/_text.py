@@ -1,7 +1,9 @@
-"""Text realisation of an instantiated template (clevr-spec.md §4.6), with vrkit's own synonym table."""
+"""Text realisation of an instantiated template (the original engine's ``generate_questions.py`` rules: synonyms,
+optional ``[...]`` parts, the "other" heuristic, a/an, capitalisation), and the set of words it can produce."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -10,14 +12,15 @@ import numpy as np
 
 from vrkit.errors import InputError
 
-#: canonical value -> spoken alternatives (vrkit's own choices; NULL shape is "thing").
+#: canonical value -> spoken alternatives (vrkit's own choices, within the released CLEVR words; NULL shape is
+#: "thing").
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "thing": ("thing", "object"),
     "sphere": ("sphere", "ball"),
     "cube": ("cube", "block"),
     "cylinder": ("cylinder",),
     "large": ("large", "big"),
-    "small": ("small", "tiny", "little"),
+    "small": ("small", "tiny"),
     "metal": ("metal", "metallic", "shiny"),
     "rubber": ("rubber", "matte"),
     "left": ("left of", "to the left of", "on the left side of"),
@@ -90,3 +93,56 @@ def realise(
     text = _ARTICLE.sub(lambda m: f"{m.group(1)}n {m.group(2)}", text)
     text = text.replace(" ?", "?").replace(" ;", ";").replace(" ,", ",")
     return text[:1].upper() + text[1:]
+
+
+_SLOT = re.compile(r"<([ZCMSR])\d*>")
+_KIND = {"Z": "size", "C": "color", "M": "material", "S": "shape"}
+
+
+def question_tokens(question: str) -> list[str]:
+    """The tokens of a question as clevr-iep's preprocessing splits them (``iep/preprocess.py``: ``;`` and ``,``
+    are tokens of their own, ``?`` and ``.`` are removed, split on spaces); empty tokens dropped."""
+    for p in (";", ","):
+        question = question.replace(p, f" {p}")
+    for p in ("?", "."):
+        question = question.replace(p, "")
+    return [t for t in question.split(" ") if t]
+
+
+def _optional_variants(text: str) -> list[str]:
+    m = _OPTIONAL.search(text)
+    if m is None:
+        return [text]
+    return [v for keep in (m.group(1), "") for v in _optional_variants(text[: m.start()] + keep + text[m.end():])]
+
+
+def _fill(token: str, values: tuple[str, ...]) -> str:
+    """``token`` with its slots replaced by ``values`` in order."""
+    it = iter(values)
+    return _SLOT.sub(lambda _m: next(it), token)
+
+
+def text_words(texts: list[str], synonyms: dict[str, tuple[str, ...]] = SYNONYMS) -> set[str]:
+    """Every word (:func:`question_tokens`) that :func:`realise` can produce from ``texts``, over every optional
+    part, parameter value and synonym (also the first word capitalised, and "an" for "a")."""
+    from vrkit.worlds.clevr.constants import ATTRIBUTES, RELATIONS
+
+    def spoken(letter: str) -> set[str]:
+        values = RELATIONS if letter == "R" else (*ATTRIBUTES[_KIND[letter]], "thing" if letter == "S" else "")
+        return {w for v in values for w in synonyms.get(v, (v,))}
+
+    words: set[str] = set()
+    for text in texts:
+        for variant in _optional_variants(text):
+            first = True
+            for token in variant.split():
+                slots = _SLOT.findall(token)
+                forms = [_fill(token, c) for c in itertools.product(*(sorted(spoken(x)) for x in slots))]
+                found = {t for f in forms for t in question_tokens(f)}
+                words |= found
+                if first:
+                    words |= {t[:1].upper() + t[1:] for t in found}
+                    first = bool(slots) and "" in {f.strip() for f in forms}  # an empty slot: the next is first
+            if " a " in f" {variant} " or " another " in f" {variant} ":
+                words |= {"an", "a"}
+    return words

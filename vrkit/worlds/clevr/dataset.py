@@ -82,6 +82,7 @@ class ClevrGenerateConfig:
     hide_answers: bool = False  # released test form: questions without answer and program
     keep_render: bool = True  # keep each scene's "render" key (camera/lamps) for exact re-rendering
     templates: str | None = None  # template directory (default: vrkit's own)
+    synonyms: str | None = None  # synonyms JSON, the original engine's format (default: vrkit's own)
     date: str = ""
     images_per_task: int = 25
 
@@ -186,14 +187,16 @@ def _image_task(args: tuple[ClevrGenerateConfig, Path, int, int]) -> list[tuple[
 
 def _question_task(args: tuple[ClevrGenerateConfig, int, list[str]]) -> list[dict]:
     """Questions of one window of scenes (question_index relative to the window)."""
+    from vrkit.worlds.clevr._text import load_synonyms
     from vrkit.worlds.clevr.questions import GeneratorConfig, QuestionGenerator
     from vrkit.worlds.clevr.templates import load_templates
 
     cfg, window, scene_jsons = args
     if cfg.templates not in _TEMPLATES:
         _TEMPLATES[cfg.templates] = load_templates(cfg.templates)
+    synonyms = None if cfg.synonyms is None else load_synonyms(cfg.synonyms)
     gcfg = GeneratorConfig(templates_per_image=cfg.questions_per_image, reset_every=WINDOW)
-    gen = QuestionGenerator(_TEMPLATES[cfg.templates], gcfg)
+    gen = QuestionGenerator(_TEMPLATES[cfg.templates], gcfg, synonyms)
     scenes = [json.loads(s) for s in scene_jsons]
     return gen.generate(scenes, np.random.default_rng([cfg.seed, cfg.key, 1, window]))
 
@@ -277,7 +280,8 @@ def _write_split(cfg: ClevrGenerateConfig, stage: Path, progress: Progress | Non
         "vrkit_version": __version__, "split": cfg.split, "condition": cfg.condition, "seed": cfg.seed,
         "images": n, "questions": sum(types.values()), "questions_per_image": cfg.questions_per_image,
         "width": cfg.width, "height": cfg.height, "hide_answers": cfg.hide_answers,
-        "templates": cfg.templates or "vrkit", "question_types": dict(sorted(types.items())),
+        "templates": cfg.templates or "vrkit", "synonyms": cfg.synonyms or "vrkit",
+        "question_types": dict(sorted(types.items())),
         "families_used": len(families),
         "images_dir": rel["images"],
         "images_sha256": _combined(names, png_sha), "pixels_sha256": _combined(names, pix_sha),
