@@ -38,7 +38,7 @@ from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_write_text
 from vrkit.worlds.clevr.constants import QUESTION_TYPES, question_type
 
-GEN_FORMAT = 1  # bump when the generation rule changes: invalidates cache entries
+GEN_FORMAT = 2  # bump when the generation rule changes: invalidates cache entries (2: released-words wording)
 QUESTIONS_PER_IMAGE = 10  # as in the official release (~10 questions per image)
 WINDOW = 250  # images per question-engine window (counter reset period)
 MAX_ROUNDS = 4
@@ -166,5 +166,5 @@ def _pixels(spec: GenSpec, out: Path, n_images: int, workers: int) -> int:
     cfg = ClevrGenerateConfig(n_images=n_images, questions_per_image=QUESTIONS_PER_IMAGE, split=spec.split,
                               condition=spec.condition, seed=spec.seed, width=spec.image_size,
                               height=spec.image_size, out=str(out), workers=workers, keep_render=False)
-    entry = generate_clevr(cfg)
+    entry = generate_clevr(cfg, overwrite=True)  # a later round replaces the earlier one's split
     return sum(int(c) for t, c in entry["question_types"].items() if t in spec.types)
