@@ -233,3 +233,20 @@ def test_clevr_consumers_read_a_split(clevr_root, split):
             assert len(o["3d_coords"]) == 3
             for attr in ("color", "material", "shape", "size"):
                 assert o[attr] in RN_CLASSES[attr]
+
+
+def test_an_older_clevr_manifest_still_verifies_with_one_notice(tmp_path, capsys):
+    assert main(["generate", "clevr", "--n-images", "2", "--questions-per-image", "2", "--size", "32", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    (tmp_path / "manifest.train.json").rename(tmp_path / "manifest.json")  # one manifest for all splits, as before
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"vrkit: notice: {tmp_path / 'manifest.json'}: manifest in the")
+    (tmp_path / "images" / "train" / "notes.txt").write_text("x")
+    (tmp_path / "scenes" / "CLEVR_train_scenes.json").unlink()
+    assert main(["verify", str(tmp_path)]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert f"{tmp_path / 'images' / 'train' / 'notes.txt'}: not a PNG of this split" in out[0]
+    assert any(line.startswith(f"{tmp_path / 'scenes' / 'CLEVR_train_scenes.json'}: listed in manifest.json but "
+                               "missing") for line in out)
