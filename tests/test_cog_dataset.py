@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from vrkit.cli import main
+from vrkit.errors import InputError
 from vrkit.worlds.cog import io
 from vrkit.worlds.cog.constants import FAMILIES, VARIANTS, Variant
 from vrkit.worlds.cog.dataset import GenerateConfig, generate_dataset, plan_files
@@ -120,3 +121,17 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "x").exists() or not list((tmp_path / "x").rglob("*.gz"))
+
+
+def test_a_whole_run_over_a_sharded_split_replaces_its_shard_manifests(tmp_path):
+    for i in range(2):
+        generate_dataset(_cfg(tmp_path, split="val", n_per_family=2, families=["GetColor", "GoShape"], shard=(i, 2)))
+    assert sorted(p.name for p in tmp_path.glob("manifest.*")) == [
+        "manifest.val_4_3_1.shard-0-of-2.json", "manifest.val_4_3_1.shard-1-of-2.json"]
+    with pytest.raises(InputError, match="not empty"):
+        generate_dataset(_cfg(tmp_path, split="val", n_per_family=2, families=["GetColor"]))
+    generate_dataset(_cfg(tmp_path, split="val", n_per_family=2, families=["GetColor"]), overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.val_4_3_1.json", "val_4_3_1"]
+    assert [p.name for p in io.expand_paths([tmp_path])] == ["cog_GetColor.json.gz"]
+    with pytest.raises(InputError, match="already exists"):  # a shard over a whole split
+        generate_dataset(_cfg(tmp_path, split="val", n_per_family=2, families=["GoShape"], shard=(1, 2)))
