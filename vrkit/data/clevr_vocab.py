@@ -34,7 +34,6 @@ from vrkit.utils.files import read_json
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 _TOKEN_RE = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
-_SLOT_RE = re.compile(r"<[A-Z]+\d*>([a-z]*)")
 
 
 def tokenize(text: str) -> list[str]:
@@ -74,24 +73,14 @@ class ClevrVocab:
                        synonyms: dict[str, tuple[str, ...]] | None = None) -> ClevrVocab:
         """Every word the templates (a directory, a list of compiled templates, or None = vrkit's own) and
         the synonym table (None = vrkit's) can produce."""
-        from vrkit.worlds.clevr._text import SYNONYMS
-        from vrkit.worlds.clevr.constants import ATTRIBUTES, RELATIONS
+        from vrkit.worlds.clevr._text import SYNONYMS, text_words
         from vrkit.worlds.clevr.templates import load_templates
 
         tmpl = templates if isinstance(templates, list) else load_templates(templates)
         syn = SYNONYMS if synonyms is None else synonyms
-        values = {**{k: list(v) for k, v in ATTRIBUTES.items()}, "relation": list(RELATIONS)}
-        values["shape"].append("thing")
-        words: set[str] = {"a", "an"}
+        words: set[str] = {"a", "an", "?"}  # "?" ends every question (text_words drops it, as clevr-iep does)
         for t in tmpl:
-            for text in t.text:
-                for m in _SLOT_RE.finditer(text):
-                    name = m.group(0)[: len(m.group(0)) - len(m.group(1))]
-                    kind = t.params.get(name)
-                    for v in values.get(kind, []):
-                        for phrase in syn.get(v, (v,)):
-                            words.update(tokenize(phrase + m.group(1)))
-                words.update(tokenize(_SLOT_RE.sub(" ", text).replace("[", " ").replace("]", " ")))
+            words.update(tok for w in text_words(t.text, syn) for tok in tokenize(w))
         return cls(words)
 
     @classmethod
