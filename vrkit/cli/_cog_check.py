@@ -80,11 +80,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "check",
         help="re-evaluate questions and compare with the stored per-frame answers",
         description="Parse every question, evaluate it frame by frame on the example's objects "
-        "(cog-spec.md §3.3) "
-        "and compare with the stored answers. Exit 0 if all agree, 1 if any disagree, 2 on bad input.",
+        "(the original generator's semantics, its quirks included) and compare with the stored answers. "
+        "Exit 0 if all agree, 1 if any disagree, 2 on bad input.",
     )
     p.add_argument(
-        "paths", nargs="+", metavar="PATH", help="COG files or directories (official layout or flat)"
+        "paths", nargs="+", metavar="PATH",
+        help="COG files or directories (official layout or flat; a directory holding COG files must hold nothing "
+             "else, and with a manifest beside it exactly the files it lists)"
     )
     p.add_argument(
         "--memory",
