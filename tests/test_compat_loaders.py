@@ -250,3 +250,12 @@ def test_an_older_clevr_manifest_still_verifies_with_one_notice(tmp_path, capsys
     assert f"{tmp_path / 'images' / 'train' / 'notes.txt'}: not a PNG of this split" in out[0]
     assert any(line.startswith(f"{tmp_path / 'scenes' / 'CLEVR_train_scenes.json'}: listed in manifest.json but "
                                "missing") for line in out)
+
+
+def test_hiding_the_answers_of_an_existing_split_removes_its_scenes(tmp_path, capsys):
+    gen = ["generate", "clevr", "--n-images", "2", "--questions-per-image", "2", "--size", "32", "--quiet",
+           "--split", "test", "--out", str(tmp_path)]
+    assert main(gen) == 0 and (tmp_path / "scenes" / "CLEVR_test_scenes.json").is_file()
+    assert main([*gen, "--hide-answers", "--overwrite"]) == 0
+    assert sorted(os.listdir(tmp_path / "scenes")) == []  # the released test split ships no scenes
+    assert main(["verify", str(tmp_path)]) == 0

@@ -226,7 +226,8 @@ def generate_clevr(cfg: ClevrGenerateConfig, progress: Progress | None = None, o
     just finished in that stage (each stage totals ``n_images``)."""
     rel = cfg.relpaths()
     names = [rel["images"] + "/", *(rel[k] for k in ("scenes", "questions") if k in rel), rel["manifest"]]
-    with staged_outputs(cfg.out, names, overwrite) as stage:
+    hidden = [f"scenes/{PREFIX}_{cfg.name}_scenes.json"] if cfg.hide_answers else []  # an earlier run's scenes
+    with staged_outputs(cfg.out, names, overwrite, remove=hidden) as stage:
         return _write_split(cfg, stage, progress)
 
 
