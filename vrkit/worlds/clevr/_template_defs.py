@@ -337,7 +337,7 @@ def same_relate() -> list[dict]:
 
 
 def build_all() -> dict[str, list[dict]]:
-    """File stem -> templates (global family order of clevr-spec.md §7.3)."""
+    """File stem -> templates (in the global family order of the released questions, ``constants.TEMPLATE_FILES``)."""
     return {
         "compare_integer": compare_integer(),
         "comparison": comparison(),
