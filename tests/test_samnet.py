@@ -1,10 +1,9 @@
-"""SAMNet specifics: reference parameter counts, fused cell = plain step-by-step evaluation, trace, pointing."""
+"""SAMNet specifics: reference parameter counts, fused cell = plain reference path, trace, pointing."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from _samnet_plain import plain_forward
 from test_models import make_batch
 
 from vrkit.models import build_model
@@ -52,18 +51,58 @@ VRKIT_OPTIONS = {"visual_values": "projected", "question_padding": "masked", "in
                  "init_dropout": "per_frame"}
 
 
-@pytest.mark.parametrize("options", [{}, VRKIT_OPTIONS], ids=["reference", "vrkit-options"])
+def fused_and_plain(**config) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The same weights on the fused path (default) and on the plain step-by-step path (``cell="plain"``)."""
+    torch.manual_seed(0)
+    fused = build_model("samnet", **TINY, **config)
+    plain = build_model("samnet", **TINY, **config, cell="plain")
+    plain.load_state_dict(fused.state_dict())
+    assert not fused.controller.plain and plain.controller.plain and plain.reasoning_cell.plain
+    return fused, plain
+
+
+@pytest.mark.parametrize("options", [{}, VRKIT_OPTIONS, {"null_item": True}],
+                         ids=["reference", "vrkit-options", "null-item"])
 @pytest.mark.parametrize("path,image", [("pixels", 32), ("pixels", 112), ("state", 32)])
 def test_fused_cell_equals_plain_step_by_step_evaluation(path: str, image: int, options: dict) -> None:
-    torch.manual_seed(0)
-    model = build_model("samnet", path=path, image_size=image, **TINY, **options).eval()
+    fused, plain = fused_and_plain(path=path, image_size=image, **options)
+    if "null_item" in options:
+        with torch.no_grad():
+            fused.null_item.normal_()
+            plain.null_item.copy_(fused.null_item)
     batch = make_batch(3, 3, path)
     if path == "pixels" and image != 32:
         batch["frames"] = torch.rand(3, 3, 3, image, image)
     with torch.no_grad():
-        fused, plain = model(batch), plain_forward(model, batch)
+        fast, ref = fused.eval()(batch, trace=True), plain.eval()(batch, trace=True)
     for key in ("logits", "point_logits"):
-        torch.testing.assert_close(fused[key], plain[key], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(fast[key], ref[key], rtol=1e-4, atol=1e-5)
+    assert fast["trace"].keys() == ref["trace"].keys()
+    for key, value in fast["trace"].items():
+        torch.testing.assert_close(value, ref["trace"][key], rtol=1e-4, atol=1e-5, msg=lambda m, k=key: f"{k}: {m}")
+
+
+@pytest.mark.parametrize("init_dropout", ["shared", "per_frame"])
+def test_fused_and_plain_paths_draw_the_same_dropout_in_training(init_dropout: str) -> None:
+    fused, plain = fused_and_plain(path="state", init="torch", init_dropout=init_dropout, dropout=0.5)
+    batch = make_batch(3, 3, "state")
+    logits = []
+    for model in (fused.train(), plain.train()):
+        torch.manual_seed(7)
+        logits.append(model(batch)["logits"])
+    torch.testing.assert_close(logits[0], logits[1], rtol=1e-4, atol=1e-5)
+    torch.manual_seed(8)  # another draw gives other masks: dropout is on
+    assert not torch.allclose(fused(batch)["logits"], logits[0])
+    logits[0].sum().backward()
+    logits[1].sum().backward()
+    for (name, p), q in zip(fused.named_parameters(), plain.parameters(), strict=True):
+        if p.grad is not None or q.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-3, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def test_cell_option_is_checked() -> None:
+    with pytest.raises(ValueError, match="cell must be one of fused, plain"):
+        build_model("samnet", **TINY, cell="fast")
 
 
 @pytest.mark.parametrize("padding,width", [("masked", 10), ("full", 24)])

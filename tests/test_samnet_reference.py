@@ -3,6 +3,7 @@ weights through `vrkit convert mi-prometheus`, its inputs, and every output vrki
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -46,11 +47,19 @@ def _batch(ref_dir: Path, kind: str) -> dict[str, torch.Tensor]:
             "question_len": torch.from_numpy(z["lengths"])}
 
 
+@pytest.mark.parametrize("cell", ["fused", "plain"])
 @pytest.mark.parametrize("kind", ["full", "padded"])
-def test_converted_reference_weights_give_the_reference_outputs(ref_dir: Path, converted: Path, kind: str) -> None:
+def test_converted_reference_weights_give_the_reference_outputs(ref_dir: Path, converted: Path, kind: str,
+                                                                cell: str) -> None:
     ref = {k: torch.from_numpy(v) for k, v in np.load(ref_dir / f"outputs_{kind}.npz").items()}
     task = load_task(converted)
     model = task.model
+    assert model.cfg.cell == "fused"
+    if cell == "plain":  # the same weights on the step-by-step reference path
+        plain = build_model("samnet", **{**dataclasses.asdict(model.cfg), "cell": "plain"}).eval()
+        plain.load_state_dict(model.state_dict())
+        model = plain
+    assert model.reasoning_cell.plain == model.controller.plain == (cell == "plain")
     batch = _batch(ref_dir, kind)
     with torch.no_grad():
         out = model(batch, trace=True)

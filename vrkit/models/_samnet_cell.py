@@ -1,7 +1,9 @@
-"""SAMNet's controller and reasoning cell (samnet.md units 3–10), evaluated in a fused form.
+"""SAMNet's controller and reasoning cell: the parameters, and the fused fast path (the default ``cell: fused``).
 
 The parameters are the plain modules of ``layers.attention`` (so names and counts match the reference
-units), but the K-step loop is rewritten algebraically to do as little as possible per step:
+implementation's units, docs/samnet-reference.md). ``cell: plain`` evaluates them step by step as the SAMNet
+paper describes them (``_samnet_plain``: read that first). The fused path rewrites the K-step loop
+algebraically to do as little as possible per step:
 
 * the controller runs once per question; its K control states c_k are known before any frame, so
   for an interaction  I = W1·(p ⊙ x̂) + W2·x + b  (x̂ the item's projection, x its value) scored as
@@ -12,19 +14,21 @@ units), but the K-step loop is rewritten algebraically to do as little as possib
   once per frame; the K writes are applied after the frame's last step, in step order, in one
   vectorised product (slot ← slot·(1−w_k) + w_k·v_k for k = 1..K).
 Per step only the summary projections, two batched matrix-vector products with their softmaxes and
-reads, the gate MLP and the summary update remain. ``tests/test_samnet.py`` checks the fused form
-against a plain step-by-step evaluation.
+reads, the gate MLP and the summary update remain (:func:`reason_step`). ``tests/test_samnet.py`` checks that
+both paths give the same outputs.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vrkit.models._samnet_plain import plain_cell, plain_controller
 from vrkit.models.layers.attention import NEG_INF, Attention, Interaction
 
 TEMPORAL_CLASSES = ("now", "last", "latest", "none")
@@ -39,10 +43,12 @@ class Controller(nn.Module):
         control [B, K, d], word_attention [B, K, L], temporal [B, K, 4] (now, last, latest, none).
     Step k: step-specific linear Q→d of the question, concatenated with c_{k−1}, linear 2d→d, then
     attention over the contextual words (query = that vector) gives c_k. c_0 is learned (dropout).
+    ``plain``: evaluate step by step (``_samnet_plain.plain_controller``) instead of the fused form.
     """
 
-    def __init__(self, dim: int, question_dim: int, steps: int, dropout: float) -> None:
+    def __init__(self, dim: int, question_dim: int, steps: int, dropout: float, plain: bool = False) -> None:
         super().__init__()
+        self.plain = plain
         bound = 1.0 / math.sqrt(question_dim)  # nn.Linear's default; SAMNet(init="reference") re-initialises
         self.step_weight = nn.Parameter(torch.empty(steps, dim, question_dim).uniform_(-bound, bound))
         self.step_bias = nn.Parameter(torch.empty(steps, dim).uniform_(-bound, bound))
@@ -54,6 +60,8 @@ class Controller(nn.Module):
         self.steps, self.dim = steps, dim
 
     def forward(self, question: Tensor, words: Tensor, word_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if self.plain:
+            return plain_controller(self, question, words, word_mask)
         B, d = question.shape[0], self.dim
         q_k = torch.einsum("bq,kdq->bkd", question, self.step_weight) + self.step_bias  # (B, K, d)
         w_merge = self.merge.weight  # (d, 2d): [q_k, c_{k-1}]
@@ -107,34 +115,67 @@ def _read(items: Tensor, weights: Tensor) -> Tensor:
     return torch.bmm(weights.unsqueeze(1), items).squeeze(1)
 
 
-def reason_step(s: Tensor, x: Tensor, xk: Tensor, vis_bias: Tensor, mem: Tensor, mem_proj: Tensor,
-                mem_bias: Tensor, v_vis: Tensor, v_mem: Tensor, gate_pre: Tensor, head: Tensor, w_sp: Tensor,
-                b_sp: Tensor, w_sq: Tensor, w_g2: Tensor, b_g2: Tensor, w_g3: Tensor, b_g3: Tensor, w_su: Tensor,
-                b_su: Tensor) -> tuple[Tensor, ...]:
-    """One reasoning step (fused form; weights pre-transposed).
+class StepWeights(NamedTuple):
+    """The reasoning cell's weights as one step uses them (pre-transposed: ``x @ w``)."""
 
-    s [B, d] summary, x [B, N, d] frame items (values), xk [B, N, d] their projections (keys; may be x),
-    vis_bias [B, N], mem / mem_proj [B, S, d], mem_bias [B, S], v_vis / v_mem [B, d], gate_pre [B, 12],
-    head [B, S] write head →
-    (new summary [B, d], visual attention [B, N], read head [B, S], visual object [B, d],
-     memory object [B, d], gates [B, 4], write weight [B, S], next write head [B, S]).
-    """
-    d = s.shape[-1]
-    sp_v, sp_m = torch.addmm(b_sp, s, w_sp).split(d, dim=-1)  # projected summary for both units
-    va = torch.softmax(_scores(xk, sp_v * v_vis) + vis_bias, dim=-1)  # (B, N) visual attention
-    rh = torch.softmax(_scores(mem_proj, sp_m * v_mem) + mem_bias, dim=-1)  # (B, S) read head
-    vo = _read(x, va)  # (B, d) visual object
-    mo = _read(mem, rh)  # (B, d) memory object
-    sq = torch.stack([torch.linalg.vecdot(va, va), torch.linalg.vecdot(rh, rh)], dim=-1)  # (B, 2) peakedness
-    h = F.elu(torch.addmm(gate_pre, sq, w_sq))
-    h = F.elu(torch.addmm(b_g2, h, w_g2))
-    g = torch.sigmoid(torch.addmm(b_g3, h, w_g3))  # (B, 4)
-    im, mm, rep, add = g.unsqueeze(-1).unbind(1)  # 4 × (B, 1)
-    rel = torch.addcmul(im * vo, mm, mo)  # relevant object
-    s = torch.addmm(torch.addmm(b_su, s, w_su[d:]), rel, w_su[:d])  # linear of [relevant, old summary]
-    w = torch.addcmul(rep * rh, add, head)  # write weight
-    head = torch.lerp(head, torch.roll(head, 1, dims=-1), add)  # soft shift right on "add new"
-    return s, va, rh, vo, mo, g, w, head
+    summary_proj: Tensor  # (d, 2d): the summary's projections for the visual and the memory interaction
+    summary_proj_bias: Tensor  # (2d,)
+    gate_peaks: Tensor  # (2, 12): the gate MLP's first layer on the two attention peakednesses
+    gate_hidden: Tensor  # (12, 12)
+    gate_hidden_bias: Tensor  # (12,)
+    gate_out: Tensor  # (12, 4)
+    gate_out_bias: Tensor  # (4,)
+    summary_update: Tensor  # (2d, d): rows [relevant object; old summary]
+    summary_update_bias: Tensor  # (d,)
+
+
+class StepInputs(NamedTuple):
+    """What reasoning step k of frame t reads besides the summary and the write head."""
+
+    items: Tensor  # (B, N, d) the frame's values: what visual attention reads
+    item_keys: Tensor  # (B, N, d) their projections (may be ``items``)
+    visual_query: Tensor  # (B, d) v_k: meets (projected summary ⊙ item keys)
+    visual_bias: Tensor  # (B, N) the step's summary-independent visual scores x·r_k + β_k (+ mask)
+    memory: Tensor  # (B, S, d) the slots, frozen within the frame
+    memory_keys: Tensor  # (B, S, d) their projections
+    memory_query: Tensor  # (B, d)
+    memory_bias: Tensor  # (B, S)
+    gate_input: Tensor  # (B, 12) the gate MLP's first layer on the step's temporal weights, with its bias
+
+
+class StepOutput(NamedTuple):
+    summary: Tensor  # (B, d) the new summary
+    visual_attention: Tensor  # (B, N)
+    read_head: Tensor  # (B, S)
+    visual_object: Tensor  # (B, d)
+    memory_object: Tensor  # (B, d)
+    gates: Tensor  # (B, 4) image_match, memory_match, do_replace, do_add_new
+    write_weight: Tensor  # (B, S) what the step writes (applied after the frame)
+    next_write_head: Tensor  # (B, S) the write head after the step's soft shift
+
+
+def reason_step(summary: Tensor, write_head: Tensor, x: StepInputs, w: StepWeights) -> StepOutput:
+    """One reasoning step in the fused form (the plain form: ``_samnet_plain.plain_cell``)."""
+    d = summary.shape[-1]
+    proj_vis, proj_mem = torch.addmm(w.summary_proj_bias, summary, w.summary_proj).split(d, dim=-1)
+    visual_attention = torch.softmax(_scores(x.item_keys, proj_vis * x.visual_query) + x.visual_bias, dim=-1)
+    read_head = torch.softmax(_scores(x.memory_keys, proj_mem * x.memory_query) + x.memory_bias, dim=-1)
+    visual_object = _read(x.items, visual_attention)
+    memory_object = _read(x.memory, read_head)
+    peaks = torch.stack([torch.linalg.vecdot(visual_attention, visual_attention),
+                         torch.linalg.vecdot(read_head, read_head)], dim=-1)  # (B, 2)
+    hidden = F.elu(torch.addmm(x.gate_input, peaks, w.gate_peaks))
+    hidden = F.elu(torch.addmm(w.gate_hidden_bias, hidden, w.gate_hidden))
+    gates = torch.sigmoid(torch.addmm(w.gate_out_bias, hidden, w.gate_out))  # (B, 4)
+    image_match, memory_match, do_replace, do_add_new = gates.unsqueeze(-1).unbind(1)  # 4 × (B, 1)
+    relevant = torch.addcmul(image_match * visual_object, memory_match, memory_object)
+    # linear of [relevant object, old summary]
+    summary = torch.addmm(torch.addmm(w.summary_update_bias, summary, w.summary_update[d:]), relevant,
+                          w.summary_update[:d])
+    write_weight = torch.addcmul(do_replace * read_head, do_add_new, write_head)
+    next_head = torch.lerp(write_head, torch.roll(write_head, 1, dims=-1), do_add_new)  # shift on "add new"
+    return StepOutput(summary, visual_attention, read_head, visual_object, memory_object, gates, write_weight,
+                      next_head)
 
 
 _COMPILED_STEP = None
@@ -152,13 +193,15 @@ class SAMCell(nn.Module):
     ``grid_cells = 0``: no pointing evidence).
     ``shared_dropout``: one dropout mask on the initial summary per forward, reused by every frame (the
     reference); otherwise a new mask per frame.
+    ``plain``: evaluate step by step (``_samnet_plain.plain_cell``) instead of the fused form.
     """
 
     def __init__(self, dim: int, steps: int, slots: int, dropout: float, compile_step: bool = False,
-                 shared_dropout: bool = True) -> None:
+                 shared_dropout: bool = True, plain: bool = False) -> None:
         super().__init__()
         self.compile_step = compile_step
         self.shared_dropout = shared_dropout
+        self.plain = plain
         self.visual_interaction = Interaction(dim, project_items=False)  # keys arrive projected
         self.visual_attention = Attention(dim)
         self.memory_interaction = Interaction(dim, project_items=True)
@@ -184,6 +227,13 @@ class SAMCell(nn.Module):
         w = inter.combine.weight  # (d, 2d): [obj ⊙ keys, values]
         return cw @ w[:, :d], cw @ w[:, d:], cw @ inter.combine.bias  # v, r (B, K, d); beta (B, K)
 
+    def _step_weights(self) -> StepWeights:
+        vis, mem = self.visual_interaction.object_proj, self.memory_interaction.object_proj
+        hidden, out = self.gates[2], self.gates[4]
+        return StepWeights(torch.cat([vis.weight, mem.weight]).t(), torch.cat([vis.bias, mem.bias]),
+                           self.gates[0].weight[:, 4:].t(), hidden.weight.t(), hidden.bias, out.weight.t(),
+                           out.bias, self.summary_update.weight.t(), self.summary_update.bias)
+
     def initial_summaries(self, B: int, T: int) -> list[Tensor]:
         """The T frames' starting summaries (dropout on the learned initial summary)."""
         if self.shared_dropout:
@@ -192,6 +242,8 @@ class SAMCell(nn.Module):
 
     def forward(self, values: Tensor, keys: Tensor, mask: Tensor | None, control: Tensor, temporal: Tensor,
                 kernel: Tensor | None = None, grid_cells: int = 0, trace: bool = False) -> CellOutput:
+        if self.plain:
+            return CellOutput(*plain_cell(self, values, keys, mask, control, temporal, kernel, grid_cells, trace))
         B, T, N, d = values.shape
         K, S = self.steps, self.slots
         v_vis, r_vis, b_vis = self._score_terms(control, self.visual_interaction, self.visual_attention)
@@ -204,16 +256,11 @@ class SAMCell(nn.Module):
         vis_bias = [vb.unbind(0) for vb in vis_bias.unbind(0)]  # T × K × (B, N)
         frames = values.transpose(0, 1).contiguous().unbind(0)  # T × (B, N, d)
         frame_keys = frames if keys is values else keys.transpose(0, 1).contiguous().unbind(0)
-        w_sp = torch.cat([self.visual_interaction.object_proj.weight, self.memory_interaction.object_proj.weight]).t()
-        b_sp = torch.cat([self.visual_interaction.object_proj.bias, self.memory_interaction.object_proj.bias])
         g_in = self.gates[0]
-        gate_pre = (temporal @ g_in.weight[:, :4].t() + g_in.bias).unbind(1)  # K × (B, 12)
-        w_sq = g_in.weight[:, 4:].t()  # (2, 12)
-        g2, g3 = self.gates[2], self.gates[4]
-        weights = (w_sp, b_sp, w_sq, g2.weight.t(), g2.bias, g3.weight.t(), g3.bias,
-                   self.summary_update.weight.t(), self.summary_update.bias)
+        gate_input = (temporal @ g_in.weight[:, :4].t() + g_in.bias).unbind(1)  # K × (B, 12)
+        weights = self._step_weights()
         step = self._compiled_step() if self.compile_step else reason_step
-        v_vis_k, v_mem_k = v_vis.unbind(1), v_mem.unbind(1)
+        visual_query, memory_query = v_vis.unbind(1), v_mem.unbind(1)  # K × (B, d)
         point = grid_cells > 0
 
         mem = values.new_zeros(B, S, d)
@@ -224,34 +271,36 @@ class SAMCell(nn.Module):
         summaries, evidence = [], []
         tr: dict[str, list[Tensor]] = {k: [] for k in TRACE_KEYS}
         for t in range(T):
-            mem_proj = self.memory_interaction.item_proj(mem)  # (B, S, d), frozen within the frame
+            mem_keys = self.memory_interaction.item_proj(mem)  # (B, S, d), frozen within the frame
             mem_bias = (torch.bmm(mem, r_mem.transpose(1, 2)) + b_mem.unsqueeze(1)).permute(2, 0, 1)
             mem_bias = mem_bias.contiguous().unbind(0)  # K × (B, S)
-            s = s0[t]
-            out: dict[str, list[Tensor]] = {k: [] for k in ("va", "rh", "vo", "mo", "g", "w", "head")}
+            summary = s0[t]
+            outs: list[StepOutput] = []
+            heads = []  # the head each step writes through
             for k in range(K):
-                s, *step_out, new_head = step(
-                    s, frames[t], frame_keys[t], vis_bias[t][k], mem, mem_proj, mem_bias[k], v_vis_k[k],
-                    v_mem_k[k], gate_pre[k], head, *weights)
-                out["head"].append(head)
-                head = new_head
-                for key, val in zip(("va", "rh", "vo", "mo", "g", "w"), step_out, strict=True):
-                    out[key].append(val)
-            summaries.append(s)
-            W, VO, G = (torch.stack(out[key], 1) for key in ("w", "vo", "g"))  # (B, K, ·)
+                out = step(summary, head, StepInputs(frames[t], frame_keys[t], visual_query[k], vis_bias[t][k], mem,
+                                                     mem_keys, memory_query[k], mem_bias[k], gate_input[k]), weights)
+                heads.append(head)
+                summary, head = out.summary, out.next_write_head
+                outs.append(out)
+            summaries.append(summary)
+            write_weights = torch.stack([o.write_weight for o in outs], 1)  # (B, K, S)
+            visual_objects = torch.stack([o.visual_object for o in outs], 1)  # (B, K, d)
             if point:
-                VA, RH = torch.stack(out["va"], 1), torch.stack(out["rh"], 1)
+                gates = torch.stack([o.gates for o in outs], 1)  # (B, K, 4)
+                va = torch.stack([o.visual_attention for o in outs], 1)  # (B, K, N)
+                rh = torch.stack([o.read_head for o in outs], 1)  # (B, K, S)
                 if kernel is None:
-                    va_grid = VA
+                    va_grid = va
                 elif kernel.dim() == 2:
-                    va_grid = VA @ kernel
+                    va_grid = va @ kernel
                 else:
-                    va_grid = torch.bmm(VA, kernel[:, t])  # (B, K, G)
-                evidence.append(G[..., 0:1] * va_grid + G[..., 1:2] * torch.bmm(RH, mem_loc))
-                mem_loc = _apply_writes(mem_loc, W, va_grid)
+                    va_grid = torch.bmm(va, kernel[:, t])  # (B, K, G)
+                evidence.append(gates[..., 0:1] * va_grid + gates[..., 1:2] * torch.bmm(rh, mem_loc))
+                mem_loc = _apply_writes(mem_loc, write_weights, va_grid)
             if trace:
-                _trace_frame(tr, out, mem, head)
-            mem = _apply_writes(mem, W, VO)
+                _trace_frame(tr, outs, heads, mem, head)
+            mem = _apply_writes(mem, write_weights, visual_objects)
         out_trace = {k: torch.stack(v, 1) for k, v in tr.items()} if trace else {}
         return CellOutput(torch.stack(summaries, 1), torch.stack(evidence, 1) if point else None, out_trace)
 
@@ -263,13 +312,14 @@ TRACE_KEYS = ("visual_attention", "read_head", "visual_object", "memory_object",
               "write_weight", "write_head_after", "memory")
 
 
-def _trace_frame(tr: dict[str, list[Tensor]], out: dict[str, list[Tensor]], mem: Tensor, head: Tensor) -> None:
-    for key, name in (("visual_attention", "va"), ("read_head", "rh"), ("visual_object", "vo"),
-                      ("memory_object", "mo"), ("gates", "g"), ("write_head", "head"), ("write_weight", "w")):
-        tr[key].append(torch.stack(out[name], 1))
-    tr["write_head_after"].append(torch.stack(out["head"][1:] + [head], 1))
+def _trace_frame(tr: dict[str, list[Tensor]], outs: list[StepOutput], heads: list[Tensor], mem: Tensor,
+                 head: Tensor) -> None:
+    for key in ("visual_attention", "read_head", "visual_object", "memory_object", "gates", "write_weight"):
+        tr[key].append(torch.stack([getattr(o, key) for o in outs], 1))
+    tr["write_head"].append(torch.stack(heads, 1))
+    tr["write_head_after"].append(torch.stack(heads[1:] + [head], 1))
     mems = []
-    for w, vo in zip(out["w"], out["vo"], strict=True):  # the K writes one at a time
-        mem = mem * (1.0 - w).unsqueeze(-1) + w.unsqueeze(-1) * vo.unsqueeze(1)
+    for o in outs:  # the K writes one at a time
+        mem = mem * (1.0 - o.write_weight).unsqueeze(-1) + o.write_weight.unsqueeze(-1) * o.visual_object.unsqueeze(1)
         mems.append(mem)
     tr["memory"].append(torch.stack(mems, 1))

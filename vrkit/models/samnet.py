@@ -64,6 +64,9 @@ Trace (``forward(batch, trace=True)["trace"]``), per frame t and step k, shapes 
     write_head_after (S, after step k's shift), memory (S × d, after step k's write), point_evidence (G; with
     pointing); and control [B, K, d].
 
+Two paths, one function: ``cell="plain"`` evaluates the controller and the cell step by step as the paper
+writes them (``_samnet_plain``, the readable reference); the default ``cell="fused"`` is the fast path.
+
 Speed: the cell is evaluated in an algebraically fused form (see ``_samnet_cell``), the masked question
 BiLSTM as two unpacked runs (same result as packing), the CNN on all B·T frames at once. ``compile_step=True``
 torch.compiles the reasoning step (minutes of compilation on a 2-core CPU; modest gain). Training code should
@@ -89,7 +92,7 @@ __all__ = ["GATES", "OPTIONS", "TEMPORAL_CLASSES", "SAMNet", "SAMNetConfig", "re
 
 REFERENCE_QUESTION_TOKENS = 24  # the reference pads every COG question to 24 tokens
 OPTIONS = {"visual_values": ("raw", "projected"), "question_padding": ("full", "masked"),
-           "init": ("reference", "torch"), "init_dropout": ("shared", "per_frame")}
+           "init": ("reference", "torch"), "init_dropout": ("shared", "per_frame"), "cell": ("fused", "plain")}
 
 
 @dataclass
@@ -111,6 +114,9 @@ class SAMNetConfig(IOConfig):
     question_tokens: int = REFERENCE_QUESTION_TOKENS  # padding length for question_padding=full
     init: str = "reference"  # reference: Xavier / zero bias, CNN ReLU-gain Xavier, zero initial states | torch
     init_dropout: str = "shared"  # shared: one dropout mask per forward for every frame | per_frame
+    # How the controller and the cell are evaluated (same parameters, same function): fused (fast) | plain
+    # (step by step as the paper writes it: vrkit/models/_samnet_plain.py, the readable reference path)
+    cell: str = "fused"
 
     def __post_init__(self) -> None:
         for name, allowed in OPTIONS.items():
@@ -168,9 +174,10 @@ class SAMNet(ReasoningModel):
             self.image_encoder = _ImageEncoder(cfg)
         else:
             self.state_encoder = _StateEncoder(cfg)
-        self.controller = Controller(d, qdim, cfg.steps, cfg.dropout)
+        plain = cfg.cell == "plain"
+        self.controller = Controller(d, qdim, cfg.steps, cfg.dropout, plain=plain)
         self.reasoning_cell = SAMCell(d, cfg.steps, cfg.slots, cfg.dropout, cfg.compile_step,
-                                      shared_dropout=cfg.init_dropout == "shared")
+                                      shared_dropout=cfg.init_dropout == "shared", plain=plain)
         hidden = qdim + d
         self.output_unit = nn.Sequential(nn.Linear(hidden, hidden), nn.ELU(), nn.Linear(hidden, cfg.num_answers))
         self.pointing_head = PointingHead(d, cfg.steps, cfg.grid) if cfg.pointing else None
@@ -223,18 +230,18 @@ class SAMNet(ReasoningModel):
 
     def forward(self, batch: dict[str, Tensor], trace: bool = False) -> dict[str, Any]:
         cfg = self.cfg
-        G = cfg.grid * cfg.grid if cfg.pointing else 0
+        n_cells = cfg.grid * cfg.grid if cfg.pointing else 0  # grid cells pointed at (0: no pointing)
         items, mask, kernel = self.perceive(batch)
         words, q, word_mask = self.question_encoder(batch["question"], batch["question_len"])  # ambient autocast
         with torch.autocast(items.device.type, enabled=False):
             words, q = words.to(items.dtype), q.to(items.dtype)  # fp32 after bf16 autocast
             if self.null_item is not None:
-                items, mask, kernel = self._with_null_item(items, mask, kernel, G)
+                items, mask, kernel = self._with_null_item(items, mask, kernel, n_cells)
             encoder = self.image_encoder if cfg.path == "pixels" else self.state_encoder
             keys = encoder.feature_proj(items)
             values = items if cfg.visual_values == "raw" else keys
             control, word_attn, temporal = self.controller(q, words, word_mask)
-            cell = self.reasoning_cell(values, keys, mask, control, temporal, kernel, G, trace)
+            cell = self.reasoning_cell(values, keys, mask, control, temporal, kernel, n_cells, trace)
             T = items.shape[1]
             out_in = torch.cat([q.unsqueeze(1).expand(-1, T, -1), cell.summary], dim=-1)  # (B, T, Q + d)
             result: dict[str, Any] = {"logits": self.output_unit(out_in)}
@@ -254,16 +261,16 @@ class SAMNet(ReasoningModel):
         return result
 
     def _with_null_item(self, feats: Tensor, mask: Tensor | None, kernel: Tensor | None,
-                        G: int) -> tuple[Tensor, Tensor | None, Tensor | None]:
+                        n_cells: int) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """Append the learned null item: items [B, T, N, d] → [B, T, N + 1, d]; mask gets True; the pointing
         kernel gets a zero row (attention on "nothing" is no location evidence)."""
         B, T, N, d = feats.shape
         feats = torch.cat([feats, self.null_item.expand(B, T, 1, d)], dim=2)
         if mask is not None:
             mask = torch.cat([mask, mask.new_ones(B, T, 1)], dim=2)
-        if G:
+        if n_cells:
             if kernel is None:  # identity: items are the grid cells
-                kernel = torch.eye(N, G, dtype=feats.dtype, device=feats.device)
+                kernel = torch.eye(N, n_cells, dtype=feats.dtype, device=feats.device)
             pad = kernel.new_zeros(*kernel.shape[:-2], 1, kernel.shape[-1])
             kernel = torch.cat([kernel, pad], dim=-2)
         return feats, mask, kernel
