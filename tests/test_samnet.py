@@ -7,6 +7,8 @@ import torch
 from test_models import make_batch
 
 from vrkit.models import build_model
+from vrkit.models._samnet_cell import Controller, SAMCell
+from vrkit.models._samnet_plain import PlainController, PlainSAMCell
 from vrkit.models.layers import (
     CogCNN,
     QuestionEncoder,
@@ -57,7 +59,8 @@ def fused_and_plain(**config) -> tuple[torch.nn.Module, torch.nn.Module]:
     fused = build_model("samnet", **TINY, **config)
     plain = build_model("samnet", **TINY, **config, cell="plain")
     plain.load_state_dict(fused.state_dict())
-    assert not fused.controller.plain and plain.controller.plain and plain.reasoning_cell.plain
+    assert type(fused.controller) is Controller and type(fused.reasoning_cell) is SAMCell
+    assert isinstance(plain.controller, PlainController) and isinstance(plain.reasoning_cell, PlainSAMCell)
     return fused, plain
 
 

@@ -28,7 +28,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vrkit.models._samnet_plain import plain_cell, plain_controller
 from vrkit.models.layers.attention import NEG_INF, Attention, Interaction
 
 TEMPORAL_CLASSES = ("now", "last", "latest", "none")
@@ -43,12 +42,11 @@ class Controller(nn.Module):
         control [B, K, d], word_attention [B, K, L], temporal [B, K, 4] (now, last, latest, none).
     Step k: step-specific linear Q→d of the question, concatenated with c_{k−1}, linear 2d→d, then
     attention over the contextual words (query = that vector) gives c_k. c_0 is learned (dropout).
-    ``plain``: evaluate step by step (``_samnet_plain.plain_controller``) instead of the fused form.
+    The plain form of the same computation: ``_samnet_plain.PlainController``.
     """
 
-    def __init__(self, dim: int, question_dim: int, steps: int, dropout: float, plain: bool = False) -> None:
+    def __init__(self, dim: int, question_dim: int, steps: int, dropout: float) -> None:
         super().__init__()
-        self.plain = plain
         bound = 1.0 / math.sqrt(question_dim)  # nn.Linear's default; SAMNet(init="reference") re-initialises
         self.step_weight = nn.Parameter(torch.empty(steps, dim, question_dim).uniform_(-bound, bound))
         self.step_bias = nn.Parameter(torch.empty(steps, dim).uniform_(-bound, bound))
@@ -60,8 +58,6 @@ class Controller(nn.Module):
         self.steps, self.dim = steps, dim
 
     def forward(self, question: Tensor, words: Tensor, word_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        if self.plain:
-            return plain_controller(self, question, words, word_mask)
         B, d = question.shape[0], self.dim
         q_k = torch.einsum("bq,kdq->bkd", question, self.step_weight) + self.step_bias  # (B, K, d)
         w_merge = self.merge.weight  # (d, 2d): [q_k, c_{k-1}]
@@ -155,7 +151,7 @@ class StepOutput(NamedTuple):
 
 
 def reason_step(summary: Tensor, write_head: Tensor, x: StepInputs, w: StepWeights) -> StepOutput:
-    """One reasoning step in the fused form (the plain form: ``_samnet_plain.plain_cell``)."""
+    """One reasoning step in the fused form (the plain form: ``_samnet_plain.PlainSAMCell``)."""
     d = summary.shape[-1]
     proj_vis, proj_mem = torch.addmm(w.summary_proj_bias, summary, w.summary_proj).split(d, dim=-1)
     visual_attention = torch.softmax(_scores(x.item_keys, proj_vis * x.visual_query) + x.visual_bias, dim=-1)
@@ -193,15 +189,14 @@ class SAMCell(nn.Module):
     ``grid_cells = 0``: no pointing evidence).
     ``shared_dropout``: one dropout mask on the initial summary per forward, reused by every frame (the
     reference); otherwise a new mask per frame.
-    ``plain``: evaluate step by step (``_samnet_plain.plain_cell``) instead of the fused form.
+    The plain form of the same computation: ``_samnet_plain.PlainSAMCell``.
     """
 
     def __init__(self, dim: int, steps: int, slots: int, dropout: float, compile_step: bool = False,
-                 shared_dropout: bool = True, plain: bool = False) -> None:
+                 shared_dropout: bool = True) -> None:
         super().__init__()
         self.compile_step = compile_step
         self.shared_dropout = shared_dropout
-        self.plain = plain
         self.visual_interaction = Interaction(dim, project_items=False)  # keys arrive projected
         self.visual_attention = Attention(dim)
         self.memory_interaction = Interaction(dim, project_items=True)
@@ -242,8 +237,6 @@ class SAMCell(nn.Module):
 
     def forward(self, values: Tensor, keys: Tensor, mask: Tensor | None, control: Tensor, temporal: Tensor,
                 kernel: Tensor | None = None, grid_cells: int = 0, trace: bool = False) -> CellOutput:
-        if self.plain:
-            return CellOutput(*plain_cell(self, values, keys, mask, control, temporal, kernel, grid_cells, trace))
         B, T, N, d = values.shape
         K, S = self.steps, self.slots
         v_vis, r_vis, b_vis = self._score_terms(control, self.visual_interaction, self.visual_attention)

@@ -82,6 +82,7 @@ import torch
 from torch import Tensor, nn
 
 from vrkit.models._samnet_cell import GATES, TEMPORAL_CLASSES, Controller, SAMCell
+from vrkit.models._samnet_plain import PlainController, PlainSAMCell
 from vrkit.models.base import IOConfig, ReasoningModel
 from vrkit.models.layers import CogCNN, PointingHead, QuestionEncoder, StateEncoder
 from vrkit.models.layers.pointing import feature_map_kernel, location_kernel
@@ -174,10 +175,10 @@ class SAMNet(ReasoningModel):
             self.image_encoder = _ImageEncoder(cfg)
         else:
             self.state_encoder = _StateEncoder(cfg)
-        plain = cfg.cell == "plain"
-        self.controller = Controller(d, qdim, cfg.steps, cfg.dropout, plain=plain)
-        self.reasoning_cell = SAMCell(d, cfg.steps, cfg.slots, cfg.dropout, cfg.compile_step,
-                                      shared_dropout=cfg.init_dropout == "shared", plain=plain)
+        controller, cell = (PlainController, PlainSAMCell) if cfg.cell == "plain" else (Controller, SAMCell)
+        self.controller = controller(d, qdim, cfg.steps, cfg.dropout)
+        self.reasoning_cell = cell(d, cfg.steps, cfg.slots, cfg.dropout, cfg.compile_step,
+                                   shared_dropout=cfg.init_dropout == "shared")
         hidden = qdim + d
         self.output_unit = nn.Sequential(nn.Linear(hidden, hidden), nn.ELU(), nn.Linear(hidden, cfg.num_answers))
         self.pointing_head = PointingHead(d, cfg.steps, cfg.grid) if cfg.pointing else None
