@@ -130,7 +130,7 @@ def verify(root: Path) -> tuple[int, list[str]]:
         raise InputError("not a directory", root)
     cog_dirs: set[Path] = set()
     clevr = False
-    if beside(root) or any(_world(m) == "cog" for m in legacy_inside(root)):
+    if any(_world(m) == "cog" for m in beside(root) + legacy_inside(root)):
         cog_dirs.add(root)  # a COG split folder itself
     for m in sorted(root.glob(f"{PREFIX}*.json")) + ([root / MANIFEST] if (root / MANIFEST).is_file() else []):
         split, world = split_of(m.name), _world(m)
