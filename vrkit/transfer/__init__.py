@@ -2,8 +2,9 @@
 and reasoning protocols, fine-tuning modes (full, head, flex-tuning), tables and figures."""
 
 from vrkit.transfer.recipes import FT_MODES, RECIPES, RecipeSpec, build_stages, parse_partitions, run_recipe
+from vrkit.transfer.report import write_report
 from vrkit.transfer.stages import Stage, load_result, read_stage_log, run_stages
-from vrkit.transfer.table import aggregate, collect, write_report
+from vrkit.transfer.table import aggregate, collect
 
 __all__ = [
     "FT_MODES", "RECIPES", "RecipeSpec", "Stage", "aggregate", "build_stages", "collect", "load_result",

@@ -10,35 +10,45 @@ Error bars are the std over seeds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vrkit.transfer.table import ordered
 from vrkit.utils.atomic import atomic_path
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from vrkit.transfer.table import Cell
 
 
-def _ordered(values) -> list[str]:
-    return list(dict.fromkeys(values))
+def grouped_bars(ax, groups: Sequence[str], series: Mapping[str, Sequence[float]],
+                 errors: Mapping[str, Sequence[float]] | None = None, rotation: float = 0,
+                 fontsize: float = 8) -> np.ndarray:
+    """Grouped bar chart on a matplotlib ``ax``: one bar per series (name = legend label, one value per group;
+    NaN: no bar) side by side within each group, tab10 colours in series order, optional error bars; groups are
+    the x tick labels (rotated ``rotation`` degrees, right-aligned when rotated). Returns the groups' x positions.
+    The transfer figures and the demo's per-family accuracy figure draw their bars with it."""
+    import matplotlib
+    import numpy as np
+
+    pos = np.arange(len(groups))
+    width = 0.8 / max(1, len(series))
+    cmap = matplotlib.colormaps["tab10"]
+    for j, (name, values) in enumerate(series.items()):
+        ax.bar(pos + (j - (len(series) - 1) / 2) * width, values, width,
+               yerr=None if errors is None else errors[name], capsize=2, label=name, color=cmap(j % 10))
+    ax.set_xticks(pos, groups, rotation=rotation, ha="right" if rotation else "center", fontsize=fontsize)
+    return pos
 
 
 def _bars(ax, cells: Sequence[Cell], x_of, hue_of, title: str) -> None:
-    import numpy as np
-
-    xs, hues = _ordered(x_of(c) for c in cells), _ordered(hue_of(c) for c in cells)
+    xs, hues = ordered(x_of(c) for c in cells), ordered(hue_of(c) for c in cells)
     by = {(x_of(c), hue_of(c)): c for c in cells}
-    width = 0.8 / max(1, len(hues))
-    pos = np.arange(len(xs))
-    cmap = __import__("matplotlib").colormaps["tab10"]
-    for j, h in enumerate(hues):
-        means = [100 * by[(x, h)].mean if (x, h) in by else 0.0 for x in xs]
-        stds = [100 * by[(x, h)].std if (x, h) in by else 0.0 for x in xs]
-        ax.bar(pos + (j - (len(hues) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=h,
-               color=cmap(j % 10))
-    ax.set_xticks(pos, xs, rotation=30 if len(xs) > 3 or max(map(len, xs)) > 14 else 0, ha="right"
-                  if len(xs) > 3 or max(map(len, xs)) > 14 else "center", fontsize=8)
+    means = {h: [100 * by[(x, h)].mean if (x, h) in by else 0.0 for x in xs] for h in hues}
+    stds = {h: [100 * by[(x, h)].std if (x, h) in by else 0.0 for x in xs] for h in hues}
+    grouped_bars(ax, xs, means, stds, rotation=30 if len(xs) > 3 or max(map(len, xs)) > 14 else 0)
     ax.set_ylim(0, 125)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title, fontsize=10)
@@ -54,12 +64,12 @@ def plot_recipe(cells: Sequence[Cell], out: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     recipe = cells[0].recipe
-    models = _ordered(c.model for c in cells)
+    models = ordered(c.model for c in cells)
     if recipe == "temporal":
-        fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(_ordered(c.condition for c in cells))), 4))
+        fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(ordered(c.condition for c in cells))), 4))
         _bars(ax, cells, lambda c: c.condition, lambda c: c.model, "Temporal transfer: COG canonical → hard")
     else:
-        n_x = len(_ordered(c.task for c in cells))
+        n_x = len(ordered(c.task for c in cells))
         fig, axes = plt.subplots(1, len(models), figsize=(max(5, 0.9 * n_x + 3) * len(models), 4.5),
                                  squeeze=False, sharey=True)
         head = "Feature transfer: CLEVR-CoGenT" if recipe == "feature" else "Reasoning transfer"

@@ -1,4 +1,4 @@
-"""Tables of transfer results: collect test-stage results, aggregate over seeds, write CSV and Markdown.
+"""Tables of transfer results: collect test-stage results, aggregate over seeds, as CSV and Markdown text.
 
 A cell is ``mean ± std`` (sample std over seeds, 0 for one seed) of the test accuracy (mean over families,
 COG convention) with the number of test examples it rests on (per seed) and the seeds.
@@ -17,13 +17,17 @@ from typing import Any
 
 from vrkit.errors import InputError
 from vrkit.transfer.stages import RESULTS
-from vrkit.utils.atomic import atomic_write_text
 
 RESULTS_CSV = "results.csv"
 CSV_COLUMNS = ("recipe", "model", "condition", "task", "mean_acc", "std_acc", "n_seeds", "seeds", "examples_per_seed")
 
 # Tables and figures list SAMNet first, then the baselines (as the paper's figures do), then any other model.
 MODEL_ORDER = ("samnet", "cog_baseline", "mac", "relation_net", "cnn_lstm")
+
+
+def ordered(values: Iterable[str]) -> list[str]:
+    """The distinct values in order of first appearance (tables and figures list rows, bars and panels so)."""
+    return list(dict.fromkeys(values))
 
 
 @dataclass
@@ -105,14 +109,14 @@ def merge_cells(primary: Sequence[Cell], extra: Sequence[Cell]) -> list[Cell]:
     keys = {(c.recipe, c.condition, c.task, c.model) for c in primary}
     extra = [c for c in extra if (c.recipe, c.condition, c.task, c.model) not in keys]
     cells = list(primary) + extra
-    recipes = _ordered(c.recipe for c in cells)
+    recipes = ordered(c.recipe for c in cells)
     rank: dict[tuple[str, str, str], int] = {}
     for recipe in recipes:
         for attr in ("condition", "task"):
-            seqs = [_ordered(getattr(c, attr) for c in src if c.recipe == recipe and c.model == m)
-                    for src in (primary, extra) for m in _ordered(c.model for c in src)]
+            seqs = [ordered(getattr(c, attr) for c in src if c.recipe == recipe and c.model == m)
+                    for src in (primary, extra) for m in ordered(c.model for c in src)]
             rank.update({(recipe, attr, v): i for i, v in enumerate(_merged_order(seqs))})
-    models = _ordered(c.model for c in cells)
+    models = ordered(c.model for c in cells)
     models = sorted(models, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else len(MODEL_ORDER),
                                            models.index(m)))
     return sorted(cells, key=lambda c: (recipes.index(c.recipe), models.index(c.model),
@@ -144,22 +148,18 @@ def to_csv(cells: Sequence[Cell]) -> str:
     return buf.getvalue()
 
 
-def _ordered(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
 def to_markdown(cells: Sequence[Cell]) -> str:
     """One table per (recipe, model): rows = tasks, columns = conditions (temporal: a single task column)."""
     lines: list[str] = []
-    for recipe in _ordered(c.recipe for c in cells):
+    for recipe in ordered(c.recipe for c in cells):
         rc = [c for c in cells if c.recipe == recipe]
-        for model in _ordered(c.model for c in rc):
+        for model in ordered(c.model for c in rc):
             mc = [c for c in rc if c.model == model]
             seeds = sorted({s for c in mc for s in c.seeds})
             lines.append(f"### {recipe} — {model} (seeds {', '.join(map(str, seeds))}; "
                          f"accuracy %, mean ± std over seeds, n = test examples per seed)")
             lines.append("")
-            conds, tasks = _ordered(c.condition for c in mc), _ordered(c.task for c in mc)
+            conds, tasks = ordered(c.condition for c in mc), ordered(c.task for c in mc)
             by = {(c.condition, c.task): c for c in mc}
             lines.append("| task | " + " | ".join(conds) + " |")
             lines.append("|---|" + "---|" * len(conds))
@@ -181,30 +181,3 @@ def flex_units_markdown(finetunes: Sequence[dict[str, Any]]) -> str:
     lines = ["### flex-tuning: selected units", ""]
     lines += [f"- {rec} / {model} / {stage}: {', '.join(units)}" for (rec, model, stage), units in rows.items()]
     return "\n".join(lines) + "\n"
-
-
-def write_report(dirs: Sequence[str | Path], out: str | Path | None = None) -> dict[str, Path]:
-    """Collect ``dirs``, write ``results.csv``, ``results.md`` and one figure per recipe into ``out``
-    (default: the first directory). Returns the written paths.
-
-    A directory without stage results but with an earlier report's ``results.csv`` (e.g. a published
-    ``docs/results/temporal``) contributes its cells as they are, so new models can be added to a report
-    whose run directories are gone; cells computed from stage results win over such cells."""
-    from vrkit.transfer.figure import plot_recipe
-
-    csv_dirs = [Path(d) for d in dirs if Path(d).is_dir() and not has_stage_results(d)
-                and (Path(d) / RESULTS_CSV).is_file()]
-    results = collect([d for d in dirs if Path(d) not in csv_dirs])
-    earlier = [c for d in csv_dirs for c in read_csv_cells(d / RESULTS_CSV)]
-    if not results and not earlier:
-        raise InputError("no finished test stages found", dirs[0] if dirs else None)
-    cells = merge_cells(aggregate(results), earlier)
-    out = Path(out or dirs[0])
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": out / RESULTS_CSV, "md": out / "results.md"}
-    atomic_write_text(paths["csv"], to_csv(cells))
-    atomic_write_text(paths["md"], to_markdown(cells) + flex_units_markdown(collect(dirs, "finetune")))
-    for recipe in _ordered(c.recipe for c in cells):
-        paths[f"figure_{recipe}"] = plot_recipe([c for c in cells if c.recipe == recipe],
-                                                out / f"figure_{recipe}.png")
-    return paths
