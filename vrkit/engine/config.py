@@ -239,9 +239,12 @@ def from_dict(tree: dict[str, Any]) -> TrainConfig:
     model = _model_config(tree.pop("model", {"name": "samnet"}))
     cfg = build_dataclass(TrainConfig, tree)
     cfg.model = model
+    _check_bounds(cfg)
+    # This module checks structure; the world-specific checks (family names, variants, paths) are the world
+    # datamodule's own (check_config), found through the world table of vrkit.engine.data, which needs no
+    # name from here at run time (no import circle).
     from vrkit.engine.data import check_data_config
 
-    _check_bounds(cfg)
     check_data_config(cfg.data)
     if cfg.optim.answer_balanced and cfg.data.train.kind != "files":
         raise ValueError("optim.answer_balanced needs a files train source (data.train.kind: files)")

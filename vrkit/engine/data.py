@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch.utils.data import Sampler
 
-from vrkit.engine.config import DataConfig, OptimConfig
 from vrkit.errors import InputError
+
+if TYPE_CHECKING:  # names for annotations only: config.py calls check_data_config, so no import back at run time
+    from vrkit.engine.config import DataConfig, OptimConfig
 
 # world name -> "module:DataModule class"
 WORLDS: dict[str, str] = {
