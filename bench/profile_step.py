@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
                     - sum(durations.get(HOOKS["data"], [])[:WARMUP])) / max(1, len(batch_times))
         parts = breakdown(durations, args.steps, per_step)
         ops = _top_ops(task, dm, cfg.data.batch_size)
+        gflop = _gflop_per_step(task, dm)
     B = cfg.data.batch_size
     total = sum(parts.values())
     result = {"bench": "profile_step", "model": args.model, "path": args.path, "precision": precision,
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> dict:
               "threads": policy["threads"], "ms_per_step": round(total, 2),
               "samples_per_s": round(B / total * 1e3, 1),
               "parts_ms": parts, "parts_share": {k: round(v / total, 3) for k, v in parts.items()},
-              "top_ops": ops, "overrides": args.set,
+              "top_ops": ops, "gflop_per_step": gflop, "achieved_gflop_per_s": round(gflop / total * 1e3, 1),
+              "overrides": args.set,
               "command": " ".join(["python", "bench/profile_step.py", *(argv or sys.argv[1:])])}
     name = f"profile_{args.model}_{args.path}_{precision}" + (f"_{args.tag}" if args.tag else "")
     write_result(name, result)
@@ -129,6 +133,41 @@ def _top_ops(task: ReasoningTask, dm, batch_size: int, steps: int = 3, top: int 
     model.zero_grad(set_to_none=True)
     return [{"op": e.key, "calls_per_step": e.count // steps, "self_share": round(e.self_cpu_time_total / total, 3)}
             for e in rows]
+
+
+def _lstm_gflop(model: torch.nn.Module, batch: dict) -> float:
+    """Arithmetic of the model's LSTMs in one forward + backward (torch's FLOP counter has no formula for the
+    fused oneDNN LSTM kernel): per direction and token, the four gates' [input, hidden] x [4 hidden] product,
+    2 FLOPs per multiply-add; backward counted as twice the forward. The sequence length is read from a
+    forward hook, so padded questions count at their padded length."""
+    lengths: list[tuple[torch.nn.LSTM, int, int]] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: lengths.append((m, i[0].shape[0], i[0].shape[1])))
+             for m in model.modules() if isinstance(m, torch.nn.LSTM)]
+    try:
+        with torch.no_grad():
+            model(batch)
+    finally:
+        for h in hooks:
+            h.remove()
+    total = 0.0
+    for m, b, t in lengths:
+        dirs = 2 if m.bidirectional else 1
+        total += dirs * b * t * 2 * 4 * m.hidden_size * (m.input_size + m.hidden_size)
+    return 3 * total / 1e9
+
+
+def _gflop_per_step(task: ReasoningTask, dm) -> float:
+    """Floating-point operations of one training step's forward and backward (torch.utils.flop_counter for
+    matrix products and convolutions, plus :func:`_lstm_gflop`): what the step must compute whatever the
+    kernels, so ``achieved_gflop_per_s`` says how close the step runs to the core's arithmetic rate."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch = next(iter(dm.train_dataloader()))
+    with FlopCounterMode(display=False) as counter:
+        out = task(batch)
+        out["logits"].float().logsumexp(-1).mean().backward()
+    task.model.zero_grad(set_to_none=True)
+    return round(counter.get_total_flops() / 1e9 + _lstm_gflop(task, batch), 3)
 
 
 if __name__ == "__main__":
