@@ -47,6 +47,7 @@ from vrkit.data.clevr import ClevrDataset, collate_clevr
 from vrkit.data.clevr_vocab import ClevrVocab
 from vrkit.engine._clevr_gen import GenSpec, ensure_generated
 from vrkit.engine.config import DataConfig, OptimConfig, SourceConfig
+from vrkit.engine.data import SPLIT_SALT as _SPLIT_SALT
 from vrkit.engine.datamodule import WorldDataModule
 from vrkit.errors import InputError
 from vrkit.worlds.clevr.constants import ANSWERS, QUESTION_TYPES
@@ -57,7 +58,6 @@ TASK_ORDER: tuple[str, ...] = ("Exist", "Count", "CompareInteger", "CompareAttri
 _ALIASES: dict[str, str] = {**{n: n for n in TYPE_NAMES}, **dict(zip(QUESTION_TYPES, TYPE_NAMES))}
 CONDITIONS: dict[str, str] = {"unrestricted": "unrestricted", "all": "unrestricted", "A": "A", "B": "B"}
 _SPLIT_RE = re.compile(r"^(train|val|test)[AB]?$")
-_SPLIT_SALT = {"train": 0, "val": 1, "test": 2}
 
 
 def resolve_types(spec: str | Sequence[str] | None) -> list[str]:

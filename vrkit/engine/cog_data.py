@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from vrkit.data import CogFileDataset, CogStreamDataset, collate_cog, encode_example
 from vrkit.engine.config import DataConfig, OptimConfig, SourceConfig
+from vrkit.engine.data import SPLIT_SALT as _SPLIT_SALT
 from vrkit.engine.datamodule import WorldDataModule
 from vrkit.worlds.cog.constants import (
     FAMILIES,
@@ -24,8 +25,6 @@ from vrkit.worlds.cog.constants import (
     VARIANTS,
     resolve_families,
 )
-
-_SPLIT_SALT = {"train": 0, "val": 1, "test": 2}
 
 
 class StreamMap(Dataset):

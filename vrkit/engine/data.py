@@ -19,6 +19,10 @@ from vrkit.errors import InputError
 if TYPE_CHECKING:  # names for annotations only: config.py calls check_data_config, so no import back at run time
     from vrkit.engine.config import DataConfig, OptimConfig
 
+# A generated source without its own seed draws from the run seed: seed·1000 + 17 + the split's salt, so the
+# three splits of one run are different examples (every world's datamodule uses this one table).
+SPLIT_SALT = {"train": 0, "val": 1, "test": 2}
+
 # world name -> "module:DataModule class"
 WORLDS: dict[str, str] = {
     "cog": "vrkit.engine.cog_data:CogDataModule",
