@@ -118,6 +118,21 @@ def test_epoch_sampler_deterministic_sharded_and_epoch_dependent():
     assert set(EpochSampler(10, seed=0, num_samples=40, weights=w)) == {2, 7}
 
 
+def test_epoch_sampler_draws_answer_balanced_epochs(cog_sample):
+    """The training sampler's weighted mode is the answer balancing of optim.answer_balanced: a fixed draw per
+    (seed, epoch), a new one next epoch, every answer class about equally often."""
+    from vrkit.data import CogFileDataset, balanced_weights
+    from vrkit.worlds.cog.constants import OUTPUT_INDEX
+
+    labels = CogFileDataset(cog_sample / "val_4_3_1", families=["GetColor", "ExistColor", "GoColor"]).answer_labels()
+    w = balanced_weights(labels)
+    draw = list(EpochSampler(len(labels), epoch=0, seed=7, num_samples=3000, weights=w))
+    assert draw == list(EpochSampler(len(labels), epoch=0, seed=7, num_samples=3000, weights=w)) and len(draw) == 3000
+    assert list(EpochSampler(len(labels), epoch=1, seed=7, num_samples=3000, weights=w)) != draw
+    classes = np.unique(labels)
+    assert abs(np.mean(labels[draw] == OUTPUT_INDEX["true"]) - 1 / len(classes)) < 0.02
+
+
 def test_reverse_question_is_the_models_inversion():
     """optim.reverse_question reverses as the model says: the words (padding stays at the end) by default, the
     whole padded row for relation_net's reference default, the words again under its COG world defaults."""
