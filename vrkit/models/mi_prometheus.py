@@ -25,7 +25,7 @@ The same repository's MAC (``miprometheus/models/mac/``, ``MACNetwork``) maps wi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -89,6 +89,30 @@ def _permutation(src: Sequence[str], dst: Sequence[str], what: str) -> list[int]
     return [index[w] for w in dst]
 
 
+def _tensors(ref: Mapping[str, Any]) -> dict[str, Tensor]:
+    return {k: torch.as_tensor(np.asarray(v)) if not isinstance(v, Tensor) else v for k, v in ref.items()}
+
+
+def _renamed(ref: Mapping[str, Tensor], renames: Sequence[tuple[str, str]],
+             mapped_apart: Callable[[str], bool]) -> dict[str, Tensor]:
+    """The reference tensors under vrkit names, by prefix (``renames``: reference prefix → vrkit prefix), all but
+    those ``mapped_apart`` (the caller maps them); a tensor matching no prefix is a :class:`ConversionError`."""
+    out: dict[str, Tensor] = {}
+    unexpected = []
+    for key, value in ref.items():
+        if mapped_apart(key):
+            continue
+        for src, dst in renames:
+            if key.startswith(src):
+                out[dst + key[len(src):]] = value
+                break
+        else:
+            unexpected.append(key)
+    if unexpected:
+        raise ConversionError(f"unexpected tensor(s) in the reference state dict: {', '.join(unexpected[:5])}")
+    return out
+
+
 def vocabulary_mapping(ref_input: Sequence[str] = REFERENCE_INPUT_VOCAB,
                        ref_output: Sequence[str] = REFERENCE_OUTPUT_VOCAB) -> dict[str, Any]:
     """Reference id of every vrkit input token and answer class (recorded in a converted checkpoint)."""
@@ -104,21 +128,9 @@ def map_reference_state(ref: Mapping[str, Any], target: Mapping[str, Tensor], st
 
     Tensors of ``target`` that the reference lacks (the pointing head) are taken from ``target``. Raises
     :class:`ConversionError` naming the first missing, unexpected or wrong-shaped tensors."""
-    ref = {k: torch.as_tensor(np.asarray(v)) if not isinstance(v, Tensor) else v for k, v in ref.items()}
+    ref = _tensors(ref)
     vocab = vocab or vocabulary_mapping()
-    out: dict[str, Tensor] = {}
-    unexpected = []
-    for key, value in ref.items():
-        if key in _SPECIAL or key.startswith(_D + "pos_aware_layers."):
-            continue
-        for src, dst in _RENAMES:
-            if key.startswith(src):
-                out[dst + key[len(src):]] = value
-                break
-        else:
-            unexpected.append(key)
-    if unexpected:
-        raise ConversionError(f"unexpected tensor(s) in the reference state dict: {', '.join(unexpected[:5])}")
+    out = _renamed(ref, _RENAMES, lambda key: key in _SPECIAL or key.startswith(_D + "pos_aware_layers."))
     need = [k for k in (*_SPECIAL, *(f"{_D}pos_aware_layers.{k}.{p}" for k in range(steps)
                                      for p in ("weight", "bias"))) if k not in ref]
     if need:
@@ -231,20 +243,8 @@ def map_reference_mac_state(ref: Mapping[str, Any], target: Mapping[str, Tensor]
     vrkit answer its reference index) permutes the classifier rows (None: kept in the reference's order).
     The word embedding and the pointing head keep ``target``'s values. Raises :class:`ConversionError` naming
     the first missing, unexpected or wrong-shaped tensors."""
-    ref = {k: torch.as_tensor(np.asarray(v)) if not isinstance(v, Tensor) else v for k, v in ref.items()}
-    out: dict[str, Tensor] = {}
-    unexpected = []
-    for key, value in ref.items():
-        if key in _MAC_SPECIAL:
-            continue
-        for src, dst in _MAC_RENAMES:
-            if key.startswith(src):
-                out[dst + key[len(src):]] = value
-                break
-        else:
-            unexpected.append(key)
-    if unexpected:
-        raise ConversionError(f"unexpected tensor(s) in the reference state dict: {', '.join(unexpected[:5])}")
+    ref = _tensors(ref)
+    out = _renamed(ref, _MAC_RENAMES, lambda key: key in _MAC_SPECIAL)
     need = [k for k in _MAC_SPECIAL if k not in ref]
     if need:
         raise ConversionError(f"missing tensor(s) in the reference state dict: {', '.join(need)}")
