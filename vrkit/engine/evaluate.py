@@ -10,12 +10,14 @@ import csv
 import io
 import json
 import pickle
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vrkit.engine.checkpoint_format import is_earlier_format, with_earlier_defaults
 from vrkit.engine.config import SourceConfig
 from vrkit.engine.data import datamodule_class
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, summarize
@@ -30,7 +32,15 @@ def load_task(ckpt: str | Path) -> ReasoningTask:
     if not ckpt.is_file():
         raise InputError("no such checkpoint", ckpt)
     try:
-        task = ReasoningTask.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=False)
+        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+        overrides = {}
+        if isinstance(saved, dict) and is_earlier_format(saved):
+            config, filled = with_earlier_defaults(saved["hyper_parameters"]["config"])
+            if filled:
+                print(f"vrkit: {ckpt}: written before the reference defaults; keeping its model's earlier "
+                      f"options ({', '.join(filled)})", file=sys.stderr)
+                overrides = {"config": config}
+        task = ReasoningTask.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=False, **overrides)
     except (KeyError, RuntimeError, TypeError, EOFError, ValueError, AttributeError, ImportError,
             pickle.UnpicklingError) as err:  # a text file, a truncated or foreign pickle
         raise InputError(f"not a vrkit checkpoint ({type(err).__name__}: {err})", ckpt) from None

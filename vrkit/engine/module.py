@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from vrkit.engine.checkpoint_format import FORMAT_KEY, MODEL_FORMAT
 from vrkit.engine.config import TrainConfig, from_dict
 from vrkit.engine.data import datamodule_class
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, summarize
@@ -142,6 +143,7 @@ class ReasoningTask(L.LightningModule):
         self.origin = checkpoint.get("vrkit_origin")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[FORMAT_KEY] = MODEL_FORMAT  # the defaults this checkpoint's config relies on
         if self.origin is not None:  # fine-tuned converted weights keep their origin
             checkpoint["vrkit_origin"] = self.origin
         # Flush buffered log rows first, so metrics.csv holds everything up to the checkpoint after a kill -9.
