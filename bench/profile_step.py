@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
         parts = breakdown(durations, args.steps, per_step)
         ops = _top_ops(task, dm, cfg.data.batch_size)
         gflop = _gflop_per_step(task, dm)
+        peak = _matmul_gflop_per_s()
     B = cfg.data.batch_size
     total = sum(parts.values())
     result = {"bench": "profile_step", "model": args.model, "path": args.path, "precision": precision,
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
               "samples_per_s": round(B / total * 1e3, 1),
               "parts_ms": parts, "parts_share": {k: round(v / total, 3) for k, v in parts.items()},
               "top_ops": ops, "gflop_per_step": gflop, "achieved_gflop_per_s": round(gflop / total * 1e3, 1),
+              "matmul_gflop_per_s": peak, "arithmetic_ceiling_samples_per_s": round(peak / gflop * B, 1),
               "overrides": args.set,
               "command": " ".join(["python", "bench/profile_step.py", *(argv or sys.argv[1:])])}
     name = f"profile_{args.model}_{args.path}_{precision}" + (f"_{args.tag}" if args.tag else "")
@@ -168,6 +170,19 @@ def _gflop_per_step(task: ReasoningTask, dm) -> float:
         out["logits"].float().logsumexp(-1).mean().backward()
     task.model.zero_grad(set_to_none=True)
     return round(counter.get_total_flops() / 1e9 + _lstm_gflop(task, batch), 3)
+
+
+def _matmul_gflop_per_s(n: int = 512, seconds: float = 2.0) -> float:
+    """What the cores give to one large fp32 matrix product at this thread count (GFLOP/s): the rate a step
+    made only of well-shaped products could reach. Dividing it by the step's arithmetic bounds the samples/s."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    t0, k = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        k += 1
+    return round(2 * n**3 * k / (time.perf_counter() - t0) / 1e9, 1)
 
 
 if __name__ == "__main__":
