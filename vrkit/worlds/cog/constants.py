@@ -1,4 +1,4 @@
-"""COG constants: colours, shapes, vocabularies, variants (cog-spec.md §1)."""
+"""COG constants: colours, shapes, vocabularies, variants and the family table (docs/world-cog.md)."""
 
 from __future__ import annotations
 
@@ -65,42 +65,72 @@ class Variant:
 
 VARIANTS: dict[str, Variant] = {"canonical": Variant(4, 3, 1), "hard": Variant(8, 7, 10)}
 
-FAMILIES: tuple[str, ...] = (
-    "GoColor", "GoShape", "Go", "GoColorOf", "GoShapeOf", "GetColor", "GetShape", "GetColorSpace",
-    "GetShapeSpace", "ExistColor", "ExistShape", "Exist", "ExistColorSpace", "ExistShapeSpace",
-    "ExistSpace", "ExistColorSpaceGo", "ExistShapeSpaceGo", "ExistSpaceGo", "ExistShapeOf",
-    "ExistColorOf", "ExistLastShapeSameColor", "ExistLastColorSameShape", "ExistLastObjectSameObject",
-    "SimpleExistColorGo", "SimpleExistShapeGo", "SimpleExistGo", "AndSimpleExistColorGo",
-    "AndSimpleExistShapeGo", "AndSimpleExistGo", "ExistColorGo", "ExistShapeGo", "ExistGo",
-    "SimpleCompareColor", "SimpleCompareShape", "AndSimpleCompareColor", "AndSimpleCompareShape",
-    "CompareColor", "CompareShape", "AndCompareColor", "AndCompareShape", "SimpleCompareColorGo",
-    "SimpleCompareShapeGo", "CompareColorGo", "CompareShapeGo",
-)
-FAMILY_INDEX = {f: i for i, f in enumerate(FAMILIES)}
-FIXED_SCENE_FAMILIES = frozenset(
-    {"GoColorOf", "GoShapeOf", "ExistLastShapeSameColor", "ExistLastColorSameShape", "ExistLastObjectSameObject"}
-)
-# Families whose answers are points ([x, y]); the other 23 answer with words.
-POINTING_FAMILIES = frozenset(f for f in FAMILIES if f.startswith("Go") or f.endswith("Go"))
-CLASSIFICATION_FAMILIES: tuple[str, ...] = tuple(f for f in FAMILIES if f not in POINTING_FAMILIES)
-assert len(FAMILIES) == 44 and len(POINTING_FAMILIES) == 21 and len(CLASSIFICATION_FAMILIES) == 23
 
-# Reasoning-transfer groups (transfer.md §3); pointing groups are our choice (documented in docs).
-GROUPS: dict[str, tuple[str, ...]] = {
-    "Basic": ("ExistColor", "ExistShape", "GetColor", "GetShape", "Exist"),
-    "Obj-Attr": ("SimpleCompareColor", "SimpleCompareShape", "AndSimpleCompareColor", "AndSimpleCompareShape"),
-    "Compare": ("CompareColor", "CompareShape", "AndCompareColor", "AndCompareShape", "ExistColorOf",
-                "ExistShapeOf"),
-    "Spatial": ("ExistSpace", "ExistColorSpace", "ExistShapeSpace", "GetColorSpace", "GetShapeSpace"),
-    "Cognitive": ("ExistLastColorSameShape", "ExistLastShapeSameColor", "ExistLastObjectSameObject"),
-    "Point-Basic": ("GoColor", "GoShape", "Go"),
-    "Point-Cognitive": ("GoColorOf", "GoShapeOf"),
-    "Point-Conditional": ("SimpleExistColorGo", "SimpleExistShapeGo", "SimpleExistGo", "AndSimpleExistColorGo",
-                          "AndSimpleExistShapeGo", "AndSimpleExistGo", "ExistColorGo", "ExistShapeGo", "ExistGo"),
-    "Point-Spatial": ("ExistColorSpaceGo", "ExistShapeSpaceGo", "ExistSpaceGo"),
-    "Point-Compare": ("SimpleCompareColorGo", "SimpleCompareShapeGo", "CompareColorGo", "CompareShapeGo"),
-}
-assert sorted(f for g in GROUPS.values() for f in g) == sorted(FAMILIES)
+@dataclass(frozen=True)
+class Family:
+    """One COG task family: every fact vrkit states about it (docs/world-cog.md, 'Families').
+
+    ``index`` is the family's position in the original generator's list (the batch's ``family`` value);
+    ``answer`` is what a frame's valid answer is: ``"bool"`` (true/false), ``"color"``, ``"shape"`` or
+    ``"point"`` (an [x, y] location); ``fixed_scene`` marks the five families whose scene is a fixed
+    arrangement of objects over frames 1-3 instead of a scene guessed to fit the question.
+    """
+
+    name: str
+    index: int
+    group: str
+    answer: str
+    fixed_scene: bool = False
+
+    @property
+    def pointing(self) -> bool:
+        return self.answer == "point"
+
+
+def _records(group: str, answer: str, *entries: tuple[int, str] | tuple[int, str, bool]) -> list[Family]:
+    return [Family(e[1], e[0], group, answer, *e[2:]) for e in entries]
+
+
+#: The 44 families, group by group (the five reasoning-transfer groups of Jayram et al., 2019, Transfer
+#: learning in visual and relational reasoning, section 5.2, then vrkit's five groups of the pointing
+#: families), each group in its reporting order.
+FAMILY_TABLE: tuple[Family, ...] = tuple(
+    _records("Basic", "bool", (9, "ExistColor"), (10, "ExistShape"))
+    + _records("Basic", "color", (5, "GetColor"))
+    + _records("Basic", "shape", (6, "GetShape"))
+    + _records("Basic", "bool", (11, "Exist"))
+    + _records("Obj-Attr", "bool", (32, "SimpleCompareColor"), (33, "SimpleCompareShape"),
+               (34, "AndSimpleCompareColor"), (35, "AndSimpleCompareShape"))
+    + _records("Compare", "bool", (36, "CompareColor"), (37, "CompareShape"), (38, "AndCompareColor"),
+               (39, "AndCompareShape"), (19, "ExistColorOf"), (18, "ExistShapeOf"))
+    + _records("Spatial", "bool", (14, "ExistSpace"), (12, "ExistColorSpace"), (13, "ExistShapeSpace"))
+    + _records("Spatial", "color", (7, "GetColorSpace"))
+    + _records("Spatial", "shape", (8, "GetShapeSpace"))
+    + _records("Cognitive", "bool", (21, "ExistLastColorSameShape", True), (20, "ExistLastShapeSameColor", True),
+               (22, "ExistLastObjectSameObject", True))
+    + _records("Point-Basic", "point", (0, "GoColor"), (1, "GoShape"), (2, "Go"))
+    + _records("Point-Cognitive", "point", (3, "GoColorOf", True), (4, "GoShapeOf", True))
+    + _records("Point-Conditional", "point", (23, "SimpleExistColorGo"), (24, "SimpleExistShapeGo"),
+               (25, "SimpleExistGo"), (26, "AndSimpleExistColorGo"), (27, "AndSimpleExistShapeGo"),
+               (28, "AndSimpleExistGo"), (29, "ExistColorGo"), (30, "ExistShapeGo"), (31, "ExistGo"))
+    + _records("Point-Spatial", "point", (15, "ExistColorSpaceGo"), (16, "ExistShapeSpaceGo"), (17, "ExistSpaceGo"))
+    + _records("Point-Compare", "point", (40, "SimpleCompareColorGo"), (41, "SimpleCompareShapeGo"),
+               (42, "CompareColorGo"), (43, "CompareShapeGo"))
+)
+FAMILY_RECORDS: dict[str, Family] = {r.name: r for r in sorted(FAMILY_TABLE, key=lambda r: r.index)}
+# Everything below is derived from FAMILY_TABLE.
+FAMILIES: tuple[str, ...] = tuple(FAMILY_RECORDS)
+FAMILY_INDEX = {f: i for i, f in enumerate(FAMILIES)}
+FIXED_SCENE_FAMILIES = frozenset(r.name for r in FAMILY_TABLE if r.fixed_scene)
+# Families whose answers are points ([x, y]); the other 23 answer with words.
+POINTING_FAMILIES = frozenset(r.name for r in FAMILY_TABLE if r.pointing)
+CLASSIFICATION_FAMILIES: tuple[str, ...] = tuple(f for f in FAMILIES if f not in POINTING_FAMILIES)
+GROUPS: dict[str, tuple[str, ...]] = {}
+for _r in FAMILY_TABLE:
+    GROUPS[_r.group] = (*GROUPS.get(_r.group, ()), _r.name)
+del _r
+assert [FAMILY_RECORDS[f].index for f in FAMILIES] == list(range(44))
+assert len(POINTING_FAMILIES) == 21 and len(CLASSIFICATION_FAMILIES) == 23 and len(FIXED_SCENE_FAMILIES) == 5
 
 
 def resolve_families(spec: str | Sequence[str] | None) -> list[str]:
