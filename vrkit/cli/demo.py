@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vrkit.cli._args import positive_float, positive_int
+from vrkit.configs import CONFIG_DIR
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy
 
 
@@ -29,28 +30,23 @@ def official_sample_dir() -> Path:
     return Path(vrkit.__file__).resolve().parents[1].parent / "shared" / "data" / "cog-official-sample" / "val_4_3_1"
 
 
-STREAM_EPOCH = 9600  # fresh training examples per epoch (an epoch ends with a validation pass)
+#: The demo's training recipe (package data, so an installed vrkit has it too).
+DEMO_RECIPE = CONFIG_DIR / "cog" / "samnet_demo.yaml"
 
 
 def demo_config(out: Path, minutes: float, families: str, seed: int, overrides: list[str] | None = None):
-    """The demo's training config: SAMNet (reference width, 4 steps) on a stream of fresh examples, validated on
-    the generated files, state path."""
+    """The demo's training config: :data:`DEMO_RECIPE` validated on the files generated under ``OUT/data``, with
+    the demo's time budget, families, seed and run directory, then ``overrides``."""
     from vrkit.engine.config import load_config
 
     data = out / "data"
     if "," in families:
         families = "[" + ", ".join(f.strip() for f in families.split(",")) + "]"
     base = [
-        "model.name=samnet", "model.dim=128", "model.steps=4", "model.slots=8",
-        "data.variant=canonical", f"data.families={families}", "data.path=state",
-        f"data.train={{kind: stream, n: {STREAM_EPOCH}}}",
-        f"data.val={{kind: files, paths: ['{data / 'val_4_3_1'}']}}",
-        "data.batch_size=64", "data.workers=1", "optim.lr=1e-3", "optim.weight_decay=0", "optim.clip=10",
-        "optim.clip_mode=norm",
-        "optim.warmup_start_lr=2.5e-4", "optim.warmup_every=1", "trainer.max_epochs=1000",
+        f"data.families={families}", f"data.val={{kind: files, paths: ['{data / 'val_4_3_1'}']}}",
         f"trainer.max_minutes={minutes}", f"seed={seed}", f"run_dir={out / 'run'}",
     ]
-    return load_config(None, base + list(overrides or []))
+    return load_config(DEMO_RECIPE, base + list(overrides or []))
 
 
 def bar_figure(results: dict[str, dict[str, Any]], path: Path, title: str,
@@ -63,23 +59,21 @@ def bar_figure(results: dict[str, dict[str, Any]], path: Path, title: str,
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from vrkit.transfer.figure import grouped_bars
     from vrkit.utils.atomic import atomic_path
 
     present = {f for r in results.values() for f in r["families"]}
     fams = [f for f in (order or []) if f in present] + sorted(present - set(order or []))
-    x = np.arange(len(fams))
-    width = 0.8 / max(1, len(results))
     fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(fams) + 2), 4.5))
-    for i, (name, r) in enumerate(results.items()):
-        acc = [100 * r["families"].get(f, {"acc": np.nan})["acc"] for f in fams]
-        ax.bar(x + (i - (len(results) - 1) / 2) * width, acc, width, label=f"{name} (mean {100 * r['acc']:.1f}%)")
+    series = {f"{name} (mean {100 * r['acc']:.1f}%)": [100 * r["families"].get(f, {"acc": np.nan})["acc"]
+                                                        for f in fams] for name, r in results.items()}
+    x = grouped_bars(ax, fams, series, rotation=75, fontsize=7)
     if baselines:
         for key, style, label in (("prior", dict(color="black", lw=1.6), "prior: most frequent answer"),
                                   ("chance", dict(color="grey", lw=1.2, ls=":"), "chance")):
             ys = [100 * baselines["families"].get(f, {}).get(key, np.nan) for f in fams]
             ax.hlines(ys, x - 0.42, x + 0.42, **style,
                       label=f"{label} (mean {100 * baselines['acc_' + key]:.1f}%)")
-    ax.set_xticks(x, fams, rotation=75, ha="right", fontsize=7)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title(title)
@@ -105,9 +99,10 @@ def run_demo(out: Path, minutes: float, n_per_family: int, families: str, seed: 
     if not (out / "data" / "val_4_3_1").exists():
         generate_dataset(GenerateConfig(variant=VARIANTS["canonical"], variant_name="canonical", families=fams,
                                         n_per_family=n_per_family, split="val", seed=seed, out=str(out / "data")))
-    log(f"generated {len(fams)} families x {n_per_family} validation examples in {time.time() - t0:.0f} s; "
-        f"training streams {STREAM_EPOCH} fresh examples per epoch")
+    generated_s = time.time() - t0
     cfg = demo_config(out, minutes, families, seed, overrides)
+    log(f"generated {len(fams)} families x {n_per_family} validation examples in {generated_s:.0f} s; "
+        f"training streams {cfg.data.train.n} fresh examples per epoch")
     t1 = time.time()
     result = train(cfg, resume=(out / "run" / "checkpoints" / "last.ckpt").exists())
     log(f"trained {result['steps']} steps ({result['epochs']} epochs) in {time.time() - t1:.0f} s")

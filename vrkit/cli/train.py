@@ -16,8 +16,10 @@ from vrkit.utils.threads import add_threads_argument, apply_thread_policy
 
 def _cmd_train(args: argparse.Namespace) -> int:
     threads = apply_thread_policy(args.threads)  # first: DDP ranks and data workers inherit it (utils/threads.py)
+    from vrkit.configs import resolve_recipe
     from vrkit.engine.config import dump_yaml, load_config, resume_config
 
+    config = None if args.config is None else resolve_recipe(args.config)  # the shipped recipes outside a checkout
     overrides = list(args.overrides)
     for flag, key in (("devices", "trainer.devices"), ("strategy", "trainer.strategy"),
                       ("accelerator", "trainer.accelerator"), ("num_nodes", "trainer.num_nodes")):
@@ -26,11 +28,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.run_dir is not None:
         overrides.append(f"run_dir={args.run_dir}")
     if args.resume:  # the run's saved config; only budget changes are allowed (and listed)
-        cfg, changes = resume_config(args.config, overrides)
+        cfg, changes = resume_config(config, overrides)
         for key, (old, new) in changes.items():
             print(f"resume: {key} {old} -> {new}", file=sys.stderr)
     else:
-        cfg = load_config(args.config, overrides)
+        cfg = load_config(config, overrides)
     if args.print_config:
         print(dump_yaml(cfg), end="")
         return 0
@@ -98,7 +100,8 @@ def _families(value: str) -> str | list[str]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model from a YAML recipe (+ key.sub=value overrides)")
-    p.add_argument("--config", "-c", help="YAML recipe (configs/...); defaults if omitted")
+    p.add_argument("--config", "-c", help="YAML recipe: a file, or a shipped recipe such as "
+                   "configs/cog/samnet_cpu.yaml (found inside the installed package too); defaults if omitted")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. model.dim=64")
     p.add_argument("--resume", action="store_true",
                    help="continue from <run_dir>/checkpoints/last.ckpt with the run's saved config.yaml (only "

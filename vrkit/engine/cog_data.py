@@ -8,7 +8,7 @@ seed, so they are the same examples at every evaluation.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -21,10 +21,12 @@ from vrkit.engine.datamodule import WorldDataModule
 from vrkit.worlds.cog.constants import (
     FAMILIES,
     GROUPS,
+    INPUT_VOCAB,
     OUTPUT_VOCAB,
     VARIANTS,
     resolve_families,
 )
+from vrkit.worlds.cog.state import GRID_SIZE, STATE_FEATURES
 
 
 class StreamMap(Dataset):
@@ -56,6 +58,13 @@ class CogDataModule(WorldDataModule):
     def __init__(self, cfg: DataConfig, optim: OptimConfig | None = None, seed: int = 0) -> None:
         super().__init__(cfg, optim, seed)
         self.families = resolve_families(cfg.families)
+
+    @staticmethod
+    def io_config() -> dict[str, Any]:
+        """The model IO fields COG data needs: 79 input words, 55 answer classes, 55 features per object
+        (colour 21, shape 32, x, y), pointing on the 7x7 grid."""
+        return {"vocab_size": len(INPUT_VOCAB), "num_answers": len(OUTPUT_VOCAB), "object_features": STATE_FEATURES,
+                "pointing": True, "grid": GRID_SIZE}
 
     @staticmethod
     def check_config(cfg: DataConfig) -> None:

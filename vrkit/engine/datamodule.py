@@ -7,7 +7,9 @@ A subclass provides:
   ``check_source(src, key)`` (the same for one source; used by ``vrkit eval``);
 * ``make_dataset(src, split)`` → a map-style ``Dataset`` of items for ``collate``. A generated source is an
   :class:`EpochDataset` (``set_epoch``): items are a pure function of (seed, epoch, index);
-* ``collate`` (staticmethod) → the batch contract of architecture.md;
+* ``collate`` (staticmethod) → the batch contract (docs/architecture.md, 'The batch');
+* ``io_config()`` (staticmethod) → the model IO fields the world's batches need (vocabulary, answers, object
+  features, pointing);
 * ``answer_labels(ds)`` → one label per item for answer-balanced sampling (files sources).
 
 The base class turns them into train/val/test loaders: epoch-seeded samplers sharded over ranks, the
@@ -51,6 +53,11 @@ class WorldDataModule(L.LightningDataModule):
         self._datasets: dict[str, Dataset] = {}
 
     # -- to implement ------------------------------------------------------------------------------------
+    @staticmethod
+    def io_config() -> dict[str, Any]:  # pragma: no cover
+        """The model IO fields this world's batches need (vocab_size, num_answers, object_features, pointing)."""
+        raise NotImplementedError
+
     @staticmethod
     def check_config(cfg: DataConfig) -> None:  # pragma: no cover
         raise NotImplementedError

@@ -17,16 +17,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from vrkit.worlds.clevr.constants import ANSWERS as _CLEVR_ANSWERS
+from vrkit.worlds.cog.constants import INPUT_VOCAB as _COG_WORDS
+from vrkit.worlds.cog.constants import OUTPUT_VOCAB as _COG_ANSWERS
+from vrkit.worlds.cog.state import GRID_SIZE as _COG_GRID
+from vrkit.worlds.cog.state import STATE_FEATURES as _COG_OBJECT_FEATURES
+
+# The COG sizes are the world's (79 words, 55 answers, 55 object features, 7x7 grid; the datamodule's
+# io_config states the same); CLEVR's question vocabulary is a bound (96), its answers the world's 28.
+_COG_IO = {"vocab_size": len(_COG_WORDS), "num_answers": len(_COG_ANSWERS), "pointing": True, "grid": _COG_GRID}
+_CLEVR_IO = {"vocab_size": 96, "num_answers": len(_CLEVR_ANSWERS), "pointing": False}
+CLEVR_OBJECT_FEATURES = 18  # 3D coordinates 3, size 2, colour 8, material 2, shape 3
+
 PRESETS: dict[str, dict[str, Any]] = {
-    "cog_pixels": {"path": "pixels", "vocab_size": 79, "num_answers": 55, "image_size": 112,
-                   "pointing": True, "grid": 7},
-    "cog_state": {"path": "state", "vocab_size": 79, "num_answers": 55, "object_features": 55,
-                  "pointing": True, "grid": 7},
-    "clevr_pixels": {"path": "pixels", "vocab_size": 96, "num_answers": 28, "image_size": 128,
-                     "pointing": False},
-    "clevr_state": {"path": "state", "vocab_size": 96, "num_answers": 28, "object_features": 18,
-                    "pointing": False},
-    "clevr_features": {"path": "features", "vocab_size": 96, "num_answers": 28, "pointing": False},
+    "cog_pixels": {"path": "pixels", **_COG_IO, "image_size": 112},
+    "cog_state": {"path": "state", **_COG_IO, "object_features": _COG_OBJECT_FEATURES},
+    "clevr_pixels": {"path": "pixels", **_CLEVR_IO, "image_size": 128},
+    "clevr_state": {"path": "state", **_CLEVR_IO, "object_features": CLEVR_OBJECT_FEATURES},
+    "clevr_features": {"path": "features", **_CLEVR_IO},
 }
 
 
