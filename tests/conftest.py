@@ -43,3 +43,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def _no_flush_denormal_leak():
+    """Commands under test turn on flush-to-zero for speed (vrkit.models.perf.cpu_speedups); left on, it makes
+    hypothesis refuse to run (it checks that subnormal floats exist) in whatever test comes next in the process."""
+    yield
+    import torch
+
+    torch.set_flush_denormal(False)
