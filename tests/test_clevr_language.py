@@ -12,9 +12,9 @@ import pytest
 
 from vrkit.cli import main
 from vrkit.worlds.clevr import io
-from vrkit.worlds.clevr._text import SYNONYMS, load_synonyms, question_tokens, text_words
 from vrkit.worlds.clevr.questions import GeneratorConfig, generate_questions
 from vrkit.worlds.clevr.templates import load_templates
+from vrkit.worlds.clevr.text import SYNONYMS, load_synonyms, question_tokens, text_words
 
 
 @pytest.fixture(scope="module")

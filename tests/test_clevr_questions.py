@@ -179,7 +179,7 @@ def test_load_original_format_dir(tmp_path: Path, scenes):
 
 
 def test_text_realisation_rules():
-    from vrkit.worlds.clevr._text import realise
+    from vrkit.worlds.clevr.text import realise
 
     texts = ["How many other <Z2> <C2> <M2> <S2>s have the same size as the <Z> <C> <M> <S> [at all]?"]
     pairs = [(f"<{c}>", f"<{c}2>") for c in "ZCMS"]

@@ -16,9 +16,8 @@ import numpy as np
 
 from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_open
-from vrkit.worlds.cog._render_shapes import check_size
 from vrkit.worlds.cog.io import iter_file
-from vrkit.worlds.cog.render import DEFAULT_SIZE, render_batch
+from vrkit.worlds.cog.render import DEFAULT_SIZE, check_size, render_batch
 
 _CHUNK = 256  # examples rendered per call
 

@@ -63,7 +63,7 @@ def _generate_clevr(args: argparse.Namespace) -> int:
 
         load_templates(args.templates)  # fail early with file:line on a bad template directory
     if args.synonyms is not None:
-        from vrkit.worlds.clevr._text import load_synonyms
+        from vrkit.worlds.clevr.text import load_synonyms
 
         load_synonyms(args.synonyms)  # likewise for a bad synonyms file
     try:

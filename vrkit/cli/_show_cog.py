@@ -28,7 +28,7 @@ def register(show_sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.index < 0:
         raise InputError(f"--index must be >= 0, got {args.index}")
-    from vrkit.worlds.cog._render_shapes import check_size
+    from vrkit.worlds.cog.render import check_size
 
     check_size(args.size)
     from vrkit.utils.files import check_output_file

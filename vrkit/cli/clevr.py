@@ -99,10 +99,10 @@ def _scenes(args: argparse.Namespace) -> int:
 
 
 def _questions(args: argparse.Namespace) -> int:
-    from vrkit.worlds.clevr._text import load_synonyms
     from vrkit.worlds.clevr.io import for_test_split
     from vrkit.worlds.clevr.questions import GeneratorConfig, generate_questions
     from vrkit.worlds.clevr.templates import load_templates
+    from vrkit.worlds.clevr.text import load_synonyms
 
     info, scenes = read_scenes(args.scenes)
     synonyms = None if args.synonyms is None else load_synonyms(args.synonyms)

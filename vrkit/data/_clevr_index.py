@@ -22,10 +22,10 @@ from vrkit.worlds.clevr.io import answer_text
 IGNORE_INDEX = -100
 ANSWER_INDEX: dict[str, int] = {a: i for i, a in enumerate(ANSWERS)}
 QTYPE_INDEX: dict[str, int] = {t: i for i, t in enumerate(QUESTION_TYPES)}
-_ONE_HOT_OFFSET: dict[str, int] = {}
+ONE_HOT_OFFSET: dict[str, int] = {}
 _off = 0
 for _a in ATTRIBUTE_ORDER:
-    _ONE_HOT_OFFSET[_a] = _off
+    ONE_HOT_OFFSET[_a] = _off
     _off += len(ATTRIBUTES[_a])
 COORD_FEATURE = _off  # 15: x, y, z follow the one-hots
 STATE_FEATURES = _off + 3  # 18
@@ -127,7 +127,7 @@ def encode_objects(objects: Sequence[dict]) -> np.ndarray:
     out = np.zeros((len(objects), STATE_FEATURES), dtype=np.float32)
     for i, o in enumerate(objects):
         for a in ATTRIBUTE_ORDER:
-            out[i, _ONE_HOT_OFFSET[a] + _VALUE_INDEX[a][o[a]]] = 1.0
+            out[i, ONE_HOT_OFFSET[a] + _VALUE_INDEX[a][o[a]]] = 1.0
         out[i, COORD_FEATURE:] = np.asarray(o["3d_coords"], dtype=np.float32) / PLACEMENT_RANGE
     return out
 

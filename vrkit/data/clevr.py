@@ -29,7 +29,9 @@ from torch.utils.data import Dataset
 
 from vrkit.data._clevr_index import (
     ANSWER_INDEX,
+    COORD_FEATURE,
     IGNORE_INDEX,
+    ONE_HOT_OFFSET,
     QTYPE_INDEX,
     STATE_FEATURES,
     QuestionTable,
@@ -41,8 +43,8 @@ from vrkit.data.clevr_vocab import ClevrVocab
 from vrkit.data.collate import collate_cog
 from vrkit.errors import InputError
 
-__all__ = ["ANSWER_INDEX", "IGNORE_INDEX", "QTYPE_INDEX", "STATE_FEATURES", "ClevrDataset", "collate_clevr",
-           "encode_objects", "load_image"]
+__all__ = ["ANSWER_INDEX", "COORD_FEATURE", "IGNORE_INDEX", "ONE_HOT_OFFSET", "QTYPE_INDEX", "STATE_FEATURES",
+           "ClevrDataset", "collate_clevr", "encode_objects", "load_image"]
 
 PATHS = ("pixels", "state", "features")  # features: no image read here (vrkit.data.features_h5)
 PIXEL_NORMS = ("unit", "uint8")

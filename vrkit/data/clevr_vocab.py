@@ -73,8 +73,8 @@ class ClevrVocab:
                        synonyms: dict[str, tuple[str, ...]] | None = None) -> ClevrVocab:
         """Every word the templates (a directory, a list of compiled templates, or None = vrkit's own) and
         the synonym table (None = vrkit's) can produce."""
-        from vrkit.worlds.clevr._text import SYNONYMS, text_words
         from vrkit.worlds.clevr.templates import load_templates
+        from vrkit.worlds.clevr.text import SYNONYMS, text_words
 
         tmpl = templates if isinstance(templates, list) else load_templates(templates)
         syn = SYNONYMS if synonyms is None else synonyms

@@ -46,6 +46,7 @@ from torch.utils.data import Dataset
 from vrkit.data.clevr import ClevrDataset, collate_clevr
 from vrkit.data.clevr_vocab import ClevrVocab
 from vrkit.engine._clevr_gen import GenSpec, ensure_generated
+from vrkit.engine._clevr_gen import cache_root as cache_root  # public here (vrkit retrieve)
 from vrkit.engine.config import DataConfig, OptimConfig, SourceConfig
 from vrkit.engine.data import SPLIT_SALT as _SPLIT_SALT
 from vrkit.engine.datamodule import WorldDataModule

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vrkit.data._clevr_index import _ONE_HOT_OFFSET, COORD_FEATURE, STATE_FEATURES
+from vrkit.data.clevr import COORD_FEATURE, ONE_HOT_OFFSET, STATE_FEATURES
 from vrkit.worlds.clevr.constants import ATTRIBUTES, PLACEMENT_RANGE
 
 REFERENCE_TAG = "mesnico/RelationNetworks-CLEVR b8e0e7a (model.py, config.json)"
@@ -75,7 +75,7 @@ def reference_objects(objects: Tensor, mask: Tensor) -> Tensor:
         values = ATTRIBUTES[attr]  # vrkit's order of the one-hot
         code = torch.tensor([REFERENCE_CLASSES[attr].index(v) + 1 for v in values], dtype=objects.dtype,
                             device=objects.device)
-        off = _ONE_HOT_OFFSET[attr]
+        off = ONE_HOT_OFFSET[attr]
         cols.append((objects[..., off:off + len(values)] * code).sum(-1, keepdim=True))
     return torch.cat(cols, dim=-1) * mask.unsqueeze(-1).to(objects.dtype)
 

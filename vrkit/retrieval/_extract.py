@@ -81,7 +81,7 @@ def perception_items(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor
     samnet: CogCNN cells (before the shared projection) or the state encoder's objects;
     mac: the knowledge base (CNN stem + two conv layers, or the object embedding).
     """
-    from vrkit.models._baseline_blocks import frames_float, run_frames, state_inputs
+    from vrkit.models import frames_float, run_frames, state_inputs
     from vrkit.models.mac import MAC
     from vrkit.models.relation_net import RelationNet
     from vrkit.models.samnet import SAMNet

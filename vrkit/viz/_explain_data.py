@@ -87,7 +87,7 @@ class Explanation:
 
     def summary(self) -> dict[str, Any]:
         """JSON-able digest: per frame the prediction, target, top answers and per-step argmaxes."""
-        from vrkit.models._samnet_cell import GATES, TEMPORAL_CLASSES
+        from vrkit.models.samnet import GATES, TEMPORAL_CLASSES
 
         frames = []
         for t in range(self.frames):

@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from vrkit.models._samnet_cell import GATES, TEMPORAL_CLASSES
+from vrkit.models.samnet import GATES, TEMPORAL_CLASSES
 from vrkit.viz._explain_data import Explanation
 
 _OUTLINE = [pe.withStroke(linewidth=2.5, foreground="black")]

@@ -187,9 +187,9 @@ def _image_task(args: tuple[ClevrGenerateConfig, Path, int, int]) -> list[tuple[
 
 def _question_task(args: tuple[ClevrGenerateConfig, int, list[str]]) -> list[dict]:
     """Questions of one window of scenes (question_index relative to the window)."""
-    from vrkit.worlds.clevr._text import load_synonyms
     from vrkit.worlds.clevr.questions import GeneratorConfig, QuestionGenerator
     from vrkit.worlds.clevr.templates import load_templates
+    from vrkit.worlds.clevr.text import load_synonyms
 
     cfg, window, scene_jsons = args
     if cfg.templates not in _TEMPLATES:

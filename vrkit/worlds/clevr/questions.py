@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from vrkit.worlds.clevr._search import SceneContext, Search, relate_irrelevant
-from vrkit.worlds.clevr._text import SYNONYMS, realise
 from vrkit.worlds.clevr.constants import ATTRIBUTES
 from vrkit.worlds.clevr.constants import question_type as _type_of_last
 from vrkit.worlds.clevr.executor import apply
 from vrkit.worlds.clevr.templates import Template, load_templates
+from vrkit.worlds.clevr.text import SYNONYMS, realise
 
 
 @dataclass

@@ -40,6 +40,7 @@ from vrkit.worlds.cog.constants import COLOR_INDEX, COLOR_RGB, COLORS, SHAPE_IND
 
 __all__ = [
     "DEFAULT_SIZE",
+    "check_size",
     "frame_objects",
     "render_batch",
     "render_example",
