@@ -145,17 +145,11 @@ def read_answer_order(path: str | Path) -> list[int]:
     """For each vrkit CLEVR answer its index in the reference's classifier, from a JSON file holding the
     reference's answers either as a list in index order or as its ``{answer: index}`` dict (mi-prometheus
     keeps it as ``answer_dic`` in ``generated_files/CLEVR_dics.pkl``). InputError when an answer is missing."""
-    import json
-
+    from vrkit.utils.files import read_json
     from vrkit.worlds.clevr.constants import ANSWERS
 
     path = Path(path)
-    try:
-        obj = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except (OSError, ValueError) as err:
-        raise InputError(f"not a JSON file ({err})", path) from None
+    obj = read_json(path, "answer list")
     if isinstance(obj, dict) and isinstance(obj.get("answer_dic"), dict):
         obj = obj["answer_dic"]
     if isinstance(obj, list) and all(isinstance(a, str) for a in obj):
@@ -222,15 +216,10 @@ def rn_reference_config(variant: str, vocab_size: int, num_answers: int, seed: i
 def read_word_ids(path: str | Path) -> dict[str, int]:
     """The reference's question words → embedding rows, from a JSON file holding its ``quest_to_ix`` dict
     (``{word: id}``, 0 = padding) or a list of words in row order. InputError when it is neither."""
-    import json
+    from vrkit.utils.files import read_json
 
     path = Path(path)
-    try:
-        obj = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except (OSError, ValueError) as err:
-        raise InputError(f"not a JSON file ({err})", path) from None
+    obj = read_json(path, "word list")
     if isinstance(obj, list) and all(isinstance(w, str) for w in obj):
         return {w: i for i, w in enumerate(obj)}
     if isinstance(obj, dict) and obj and all(isinstance(v, int) for v in obj.values()):
