@@ -1,4 +1,5 @@
-"""Per-family statistics of our COG generator against the original's (cog-spec.md §6, REF = 3,000 per family).
+"""Per-family statistics of our COG generator against the original's
+(docs/world-cog.md, 'Statistics against the original'; REF = 3,000 per family).
 
 Checks the issue's tolerances on every cell: P(true) at the last frame within ±5 points, invalid share
 per frame within ±3 points, mean objects within ±10 %. Writes bench/results/cog_stats.json.

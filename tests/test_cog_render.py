@@ -1,4 +1,5 @@
-"""COG renderer (cog-spec.md §8): pixel identity with the original, fast == reference, CLI render and show."""
+"""COG renderer (docs/world-cog.md, 'Rendering'): pixel identity with the original, fast == reference, CLI render
+and show."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def _load_ref(cog_sample: Path, suffix: str) -> list[tuple[str, dict, np.ndarray
 
 def _same_as_original(ours: np.ndarray, ref: np.ndarray, example: dict) -> bool:
     """Ours has E = epochs frames; the original renderer stopped after the last non-empty frame for the
-    fixed-scene families of the hard variant (cog-spec §5.3): the frames it has must match, ours beyond are
-    black."""
+    fixed-scene families of the hard variant (docs/world-cog.md, 'Fixed-scene families'): the frames it has must
+    match, ours beyond are black."""
     k = ref.shape[0]
     return (ours.shape == (example["epochs"], *ref.shape[1:]) and ours.dtype == np.uint8
             and np.array_equal(ours[:k], ref) and not ours[k:].any())
@@ -74,7 +75,7 @@ def test_other_sizes_match_reference(cog_sample: Path, size: int) -> None:
 
 
 def test_sprite_geometry_matches_spec() -> None:
-    """Pixel counts and boxes stated in cog-spec §8 (independent of the renderer's own code paths)."""
+    """Pixel counts and boxes of the original renderer at S = 112 (independent of the renderer's own code paths)."""
     t112, t224 = sprite_table(112), sprite_table(224)
     counts = {s: int(t112.count[SHAPE_INDEX[s]]) for s in SHAPES}
     assert {s: counts[s] for s in ("circle", "square", "cross", "triangle", "vbar", "hbar")} == {

@@ -21,7 +21,7 @@ from vrkit.models.layers import (
 from vrkit.models.presets import PRESETS
 
 REFERENCE_TOTAL = 1_014_879
-# samnet.md breakdown; our units hold the learned initial control state (controller) and initial
+# the reference implementation's breakdown; our units hold the learned initial control state (controller) and initial
 # summary (reasoning cell), 128 each, and the image encoder holds the CNN plus the feature projection.
 REFERENCE_UNITS = {"question_encoder": 236_608, "image_encoder": 130_496 + 16_512, "controller": 313_220 + 128,
                    "reasoning_cell": 148_772 + 128, "output_unit": 169_015}

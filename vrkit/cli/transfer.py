@@ -1,4 +1,4 @@
-"""`vrkit transfer temporal|feature|reasoning|report`: the transfer protocols of transfer.md end to end."""
+"""`vrkit transfer temporal|feature|reasoning|report`: the transfer protocols of docs/transfer.md end to end."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """torch Datasets over COG examples: official files (:class:`CogFileDataset`) or a seeded on-the-fly stream
 (:class:`CogStreamDataset`). Both yield items that :func:`vrkit.data.collate.collate_cog` turns into the batch
-contract of architecture.md.
+contract (docs/architecture.md, 'The batch').
 
 An item is a dict of tensors for one example with E frames:
 

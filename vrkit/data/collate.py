@@ -1,4 +1,4 @@
-"""Collate COG items (:mod:`vrkit.data.cog`) into the batch contract of architecture.md.
+"""Collate COG items (:mod:`vrkit.data.cog`) into the batch contract (docs/architecture.md, 'The batch').
 
 Batch (B examples, T frames, L ≤ 25 tokens, N objects):
 

@@ -1,4 +1,5 @@
-"""Point targets on the 7×7 grid of the original COG baseline (cog-spec.md §9), in torch for losses/metrics.
+"""Point targets on the 7×7 grid of the original COG baseline
+(docs/world-cog.md, 'Targets and scoring'), in torch for losses/metrics.
 
 Grid points (px, py) ∈ {0, 1/6, …, 1}², flattened index = row * 7 + col with row = y. Same maths as the numpy
 :func:`vrkit.worlds.cog.state.grid_target`.

@@ -1,8 +1,8 @@
 """CLEVR datamodule: official CLEVR / CoGenT files or a generated (cached) set, with a question-type filter.
 
-Families and groups. The batch ``family`` is the question **type** (the last program function, clevr-spec
-§7.2), so per-family accuracy is the CLEVR per-type accuracy (pooled over the questions of a type), and the
-groups are the reasoning-transfer tasks of transfer.md, one type each: ``Exist``, ``Count``,
+Families and groups. The batch ``family`` is the question **type** (the last program function, docs/world-clevr.md,
+'Answers and question types'), so per-family accuracy is the CLEVR per-type accuracy (pooled over the questions
+of a type), and the groups are the reasoning-transfer tasks of docs/transfer.md, one type each: ``Exist``, ``Count``,
 ``CompareInteger``, ``CompareAttribute``, ``QueryAttribute``. The template id (0-89) travels as
 ``template`` (B,) in the batch for finer analyses.
 
@@ -53,7 +53,7 @@ from vrkit.engine.datamodule import WorldDataModule
 from vrkit.errors import InputError
 from vrkit.worlds.clevr.constants import ANSWERS, QUESTION_TYPES
 
-#: Family names in batch ``family`` order (= ``QUESTION_TYPES`` order) and the transfer.md task order.
+#: Family names in batch ``family`` order (= ``QUESTION_TYPES`` order) and the task order of docs/transfer.md.
 TYPE_NAMES: tuple[str, ...] = ("Exist", "Count", "CompareInteger", "QueryAttribute", "CompareAttribute")
 TASK_ORDER: tuple[str, ...] = ("Exist", "Count", "CompareInteger", "CompareAttribute", "QueryAttribute")
 _ALIASES: dict[str, str] = {**{n: n for n in TYPE_NAMES}, **dict(zip(QUESTION_TYPES, TYPE_NAMES))}

@@ -1,4 +1,5 @@
-"""Learning-rate warm-up by doubling (seeds/002: lr doubled every 20 epochs from 1e-6 to 1e-4) and cosine decay."""
+"""Learning-rate warm-up by doubling (Messina, Amato & Falchi, Re-implementing and extending Relation Network for
+R-CBIR: lr doubled every 20 epochs from 1e-6 to 1e-4; docs/transfer.md) and cosine decay."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The interface every reasoning model implements.
 
-Batch contract (architecture.md): a dict of tensors
+Batch contract (docs/architecture.md, 'The batch'): a dict of tensors
     question [B, L] long (0 = pad), question_len [B] long,
     frames [B, T, 3, H, W] float   (pixels path)   or
     objects [B, T, N, F] float + object_mask [B, T, N] bool   (state path),

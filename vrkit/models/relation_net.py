@@ -1,4 +1,5 @@
-"""Relation Network (Santoro et al., NIPS 2017) with the 2S-RN / AVF-RN variants of Messina et al. (seed 002).
+"""Relation Network (Santoro et al., NIPS 2017) with the 2S-RN / AVF-RN variants of Messina, Amato & Falchi
+(Re-implementing and extending Relation Network for R-CBIR; docs/models.md).
 
 By default it computes what the public PyTorch RN for CLEVR computes (mesnico/RelationNetworks-CLEVR,
 ``model.py``; docs/rn-reference.md): loaded with that implementation's weights
@@ -32,7 +33,7 @@ Options (default = the reference; the alternative is vrkit's earlier choice, see
 :data:`WORLD_DEFAULTS` keeps vrkit's earlier choices on COG, which the reference does not cover
 (multi-frame sequences, pointing, variable object counts); the run engine applies them before the recipe.
 
-Extensions (seed 002, for R-CBIR):
+Extensions (Messina et al., for R-CBIR):
 
 * ``q_inject_layer`` k ∈ [0, g_layers]: the question is concatenated to the input of g-layer k (0 = the paper;
   g_layers = the input of f). 2S-RN is k = 2.

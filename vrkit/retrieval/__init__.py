@@ -1,4 +1,4 @@
-"""Relational content-based image retrieval (R-CBIR, transfer.md): scene graphs, graph edit distance
+"""Relational content-based image retrieval (R-CBIR, docs/transfer.md): scene graphs, graph edit distance
 ground truth and ranking metrics (imported here, numpy/scipy only). Feature indexes from trained models live in
 :mod:`vrkit.retrieval.features` (``extract_index``, ``save_index``, ``load_index``), evaluation in
 :mod:`vrkit.retrieval.evaluation` (``evaluate_indexes``) and queries in :mod:`vrkit.retrieval.query` (these import

@@ -1,4 +1,5 @@
-"""R-CBIR feature indexes: one feature vector per CLEVR image from a trained reasoning model (transfer.md).
+"""R-CBIR feature indexes: one feature vector per CLEVR image from a trained reasoning model
+(docs/transfer.md, 'R-CBIR').
 
 Feature kinds (:data:`KINDS`):
 

@@ -1,6 +1,6 @@
 """Graph edit distance between scene graphs: exact (small graphs) and Riesen–Bunke approximate.
 
-Edit costs (transfer.md, R-CBIR; graphs as in :mod:`vrkit.retrieval.graphs`):
+Edit costs (docs/transfer.md, 'R-CBIR'; graphs as in :mod:`vrkit.retrieval.graphs`):
 
 * node substitution: ``soft`` mode 1/4 per differing attribute among (shape, color, material, size);
   ``hard`` mode 1 if any attribute differs; 0 for identical nodes;

@@ -1,4 +1,4 @@
-"""CLEVR scene -> relational scene graph, the ground truth of R-CBIR (transfer.md, "R-CBIR").
+"""CLEVR scene -> relational scene graph, the ground truth of R-CBIR (docs/transfer.md, 'R-CBIR').
 
 A :class:`SceneGraph` has one node per object, carrying four attribute codes in the fixed order
 ``ATTRS = (shape, color, material, size)`` (indices into the vocabularies of
@@ -6,7 +6,7 @@ A :class:`SceneGraph` has one node per object, carrying four attribute codes in 
 ``relationships`` — only ``right`` and ``front`` (``left``/``behind`` are their mirror images and add
 nothing).
 
-Direction convention (the official one, clevr-spec.md §1.3): ``j in relationships["right"][i]`` means
+Direction convention (the official one, docs/world-clevr.md, 'Scenes'): ``j in relationships["right"][i]`` means
 "object j is right of object i". We store it as the directed edge ``i -> j`` carrying the bit ``RIGHT``;
 likewise ``FRONT`` for "j is in front of i". ``labels[i, j]`` is the edge label of ``i -> j``:
 ``0`` no edge, ``1`` right, ``2`` front, ``3`` right and front. In a released scene every unordered pair
@@ -54,7 +54,7 @@ class SceneGraph:
 
 def relations_from_coords(coords: np.ndarray, eps: float = RELATION_EPS,
                           directions: dict[str, list[float]] | None = None) -> dict[str, list[list[int]]]:
-    """The four CLEVR relationship lists from object centres ``coords [n, 3]`` (clevr-spec.md §3.6).
+    """The four CLEVR relationship lists from object centres ``coords [n, 3]`` (docs/world-clevr.md, 'Scenes').
 
     ``out[rel][i]`` = ascending ``j != i`` with ``(p_j - p_i) . d_rel > eps``; ``directions`` default to the
     released ones.

@@ -1,4 +1,4 @@
-"""R-CBIR ranking metrics against the GED ground truth (transfer.md, R-CBIR): Spearman-rho and nDCG@k.
+"""R-CBIR ranking metrics against the GED ground truth (docs/transfer.md, 'R-CBIR'): Spearman-rho and nDCG@k.
 
 Arrays are ``[Q, G]``: row q holds, for query q, the feature distance (lower = retrieved earlier) or the GED
 (lower = more similar) to every gallery item. Per-query values are returned as ``[Q]``; ``summary`` averages

@@ -1,4 +1,5 @@
-"""Attention and interaction modules (samnet.md units 4–5), written plainly.
+"""Attention and interaction modules
+(SAMNet's attention and interaction units, Jayram et al., 2019; docs/models.md), written plainly.
 
 SAMNet evaluates these same parameterisations in an algebraically fused form (see ``_samnet_cell``);
 the plain forms here serve the other models and act as the reference the fused form is tested against.

@@ -1,4 +1,5 @@
-"""The COG image encoder CNN (samnet.md, unit 2) and its feature-map geometry."""
+"""The COG image encoder CNN (Yang et al., 2018; SAMNet's image encoder, docs/models.md) and its
+feature-map geometry."""
 
 from __future__ import annotations
 

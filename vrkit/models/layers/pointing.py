@@ -1,4 +1,4 @@
-"""Pointing over a grid × grid lattice (COG convention, cog-spec.md §9).
+"""Pointing over a grid × grid lattice (COG convention, docs/world-cog.md, 'Targets and scoring').
 
 Grid points are (x, y) ∈ {0, 1/(g−1), …, 1}², flattened index = row·g + col with row = y (0 at the top).
 The COG target is exp(−d²/0.02) normalised over the grid; :func:`location_kernel` maps any (x, y) onto the
@@ -74,7 +74,8 @@ class PointingHead(nn.Module):
     def forward(self, summary: Tensor, evidence: Tensor) -> Tensor:
         mix = torch.softmax(self.step_logits, dim=0)
         loc = torch.einsum("btkg,k->btg", evidence, mix)  # (B, T, G)
-        # SAMNet's write weight do_replace·read_head + do_add_new·write_head can exceed 1 (samnet.md, step 10),
+        # SAMNet's write weight do_replace·read_head + do_add_new·write_head can exceed 1
+        # (the memory update of Jayram et al., 2019),
         # so a remembered location (slot ← slot·(1 − w) + w·location) can dip below 0; log of a value below
         # -eps was NaN (seen at update 2,930 of a COG run, which then trained on NaN weights). Evidence is a
         # mass: clamp it at 0.

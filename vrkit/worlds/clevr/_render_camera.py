@@ -1,4 +1,4 @@
-"""Camera and light placement for the CLEVR renderer (clevr-spec.md §3.1-3.2, §3.7).
+"""Camera and light placement for the CLEVR renderer (docs/world-clevr.md, 'Scenes').
 
 The camera and the three area lights always aim at the world origin ("track-to"), with the camera's
 horizon level (+Y of the camera towards world +Z). Lens 35 mm on a 32 mm sensor fitted to the longer image
@@ -61,7 +61,7 @@ class RenderParams:
 
 
 def sample_render_params(rng: np.random.Generator) -> RenderParams:
-    """Draw the per-image jitter of §3.2 (camera ±0.5, then key, back, fill lamps ±1.0 per axis)."""
+    """Draw the per-image jitter (camera ±0.5, then key, back, fill lamps ±1.0 per axis)."""
     def jit(base: tuple[float, float, float], lim: float) -> tuple[float, float, float]:
         d = rng.uniform(-lim, lim, size=3)
         return (base[0] + float(d[0]), base[1] + float(d[1]), base[2] + float(d[2]))
@@ -202,7 +202,7 @@ class Camera:
 
 
 def directions_from_camera(pos: tuple[float, float, float] = CAMERA_LOCATION) -> dict[str, list[float]]:
-    """The six direction vectors of §3.2 derived from a camera at ``pos`` aimed at the origin (Q1: pass the
+    """The six direction vectors derived from a camera at ``pos`` aimed at the origin (Q1: pass the
     un-jittered base camera, the default, to reproduce released files)."""
     cam = Camera.make(pos, 2, 1)
     behind = cam.forward.copy()

@@ -84,7 +84,7 @@ def parse_objects(scene: Any) -> Objects:
         cos=np.cos(yaw).astype(np.float32),
         sin=np.sin(yaw).astype(np.float32),
         bound=(r * np.array([_BOUND[int(s)] for s in shape], dtype=np.float32)).astype(np.float32),
-        albedo=srgb,  # the renderer feeds the 0-1 colour unchanged as a linear shader colour (§2)
+        albedo=srgb,  # the renderer feeds the 0-1 colour unchanged as a linear shader colour
         metal=np.array([o["material"] == "metal" for o, _, _ in rows], dtype=bool),
     )
 

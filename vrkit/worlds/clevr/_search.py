@@ -1,4 +1,4 @@
-"""Per-scene search state for question instantiation (clevr-spec.md §4.4): the filter-key table,
+"""Per-scene search state for question instantiation (docs/world-clevr.md, 'Questions'): the filter-key table,
 memoised filter options, and the depth-first instantiation of one template.
 
 Sets are bit masks (see :mod:`vrkit.worlds.clevr.executor`). The search mutates one program/outputs list
@@ -77,7 +77,7 @@ class SceneContext:
 
 def relate_irrelevant(program: list[tuple], outs: list, index: SceneIndex) -> bool:
     """True if replacing some ``relate`` node by ``scene`` leaves the last node's output unchanged
-    (the degeneracy test of §6.2; an INVALID recomputation counts as a change). Only nodes downstream
+    (the degeneracy test; an INVALID recomputation counts as a change). Only nodes downstream
     of the replaced relate are recomputed."""
     n = len(program)
     for ri in range(n):

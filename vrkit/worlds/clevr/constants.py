@@ -1,4 +1,4 @@
-"""CLEVR vocabulary and fixed numbers (clevr-spec.md §2, §3).
+"""CLEVR vocabulary and fixed numbers (docs/world-clevr.md).
 
 Value orders are the canonical orders of the original engine metadata; they also fix the order in which
 filter nodes are emitted (size → color → material → shape).
@@ -62,7 +62,7 @@ DIRECTIONS: dict[str, list[float]] = {
     "below": [-0.0, -0.0, -1.0],
 }
 
-# Camera and placement numbers (§3.1-3.6).
+# Camera and placement numbers (docs/world-clevr.md, 'Scenes').
 CAMERA_LOCATION: tuple[float, float, float] = (7.481131553649902, -6.5076398849487305, 5.34366512298584)
 LAMP_KEY: tuple[float, float, float] = (6.4467, -2.9052, 4.2584)
 LAMP_FILL: tuple[float, float, float] = (-4.6711, -4.0136, 3.0112)
@@ -80,14 +80,14 @@ PLACEMENT_RANGE: float = 3.0
 IMAGE_WIDTH: int = 480
 IMAGE_HEIGHT: int = 320
 
-#: The 28 answers (§7.1).
+#: The 28 answers.
 ANSWERS: tuple[str, ...] = (
     ("yes", "no") + tuple(str(i) for i in range(11)) + COLORS + SHAPES + MATERIALS + SIZES
 )
 
 DEFAULT_LICENSE = "Creative Commons Attribution (CC-BY 4.0)"
 
-#: Question reporting types (§7.2) keyed by the program's last function.
+#: Question reporting types (docs/world-clevr.md, 'Answers and question types') keyed by the program's last function.
 QUESTION_TYPES: tuple[str, ...] = (
     "exist", "count", "compare_integer", "query_attribute", "compare_attribute"
 )
@@ -108,7 +108,8 @@ def question_type(last_function: str) -> str:
     return _TYPE_OF_LAST[last_function]
 
 
-#: Template files in global family order (§7.3): file stem -> (offset, number of templates).
+#: Template files in global family order (docs/world-clevr.md, 'Family numbering'): file stem -> (offset,
+#: number of templates).
 TEMPLATE_FILES: dict[str, tuple[int, int]] = {
     "compare_integer": (0, 9),
     "comparison": (9, 16),

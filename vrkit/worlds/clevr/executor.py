@@ -1,4 +1,4 @@
-"""Execute CLEVR functional programs on a scene (clevr-spec.md §5).
+"""Execute CLEVR functional programs on a scene (docs/world-clevr.md, 'Functions').
 
 Object sets are bit masks (bit ``i`` = object ``i``), which makes filters, relations, unions and
 intersections single integer operations; :meth:`SceneIndex.ids` turns a mask into the ascending id list.

@@ -1,4 +1,4 @@
-"""CLEVR question generation (clevr-spec.md §4-§6): template instantiation with answer balancing,
+"""CLEVR question generation (docs/world-clevr.md, 'Questions'): template instantiation with answer balancing,
 degeneracy and constraint checks, round-robin template order, and text realisation.
 
 Usage::
@@ -50,7 +50,7 @@ def _answer_space(kind: str) -> list[str]:
 
 
 def balance_ok(counts: dict[str, int], answer: str) -> bool:
-    """The two rejection rules of §6.1 for a candidate ``answer`` given the window's counts."""
+    """The two answer-balancing rejection rules for a candidate ``answer`` given the window's counts."""
     c = counts.get(answer, 0)
     vals = sorted(counts.values())
     if len(vals) > 1 and c > 1.1 * vals[-2]:
@@ -60,7 +60,7 @@ def balance_ok(counts: dict[str, int], answer: str) -> bool:
 
 
 def is_degenerate(program: list[tuple], index, answer: str | None = None, outs: list | None = None) -> bool:
-    """§6.2: True if replacing some ``relate`` by ``scene`` leaves the program's answer unchanged.
+    """The degeneracy test: True if replacing some ``relate`` by ``scene`` leaves the program's answer unchanged.
 
     ``program``: (function, inputs, value or None) tuples; ``outs``: their outputs if known (only the
     nodes downstream of the replaced relate are then recomputed). ``answer`` is accepted for clarity

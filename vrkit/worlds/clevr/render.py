@@ -1,14 +1,14 @@
-"""A fast CLEVR renderer in numpy: analytic ray casting of the scene of clevr-spec.md §3.
+"""A fast CLEVR renderer in numpy: analytic ray casting of the scene (docs/world-clevr.md, 'Rendering').
 
 Public API (all pure numpy, deterministic):
 
 - ``render_scene(scene, width=128, height=128, rng=None)`` -> (H, W, 3) uint8 image.
 - ``render_ids(scene, width, height)`` -> (H, W) int16 object-id buffer (-1 = background), the flat pass
-  of the visibility check (§3.5): one ray per pixel centre, no anti-aliasing.
+  of the visibility check (docs/world-clevr.md, 'Scenes'): one ray per pixel centre, no anti-aliasing.
 - ``visible_pixel_counts`` / ``check_visibility`` -> the original's "≥ 200 pixels per object" rule.
-- ``pixel_coords(scene, width, height)`` -> per object ``[px, py, depth]`` as in released scenes (§3.7).
+- ``pixel_coords(scene, width, height)`` -> per object ``[px, py, depth]`` as in released scenes.
 - ``camera_directions()`` -> the six direction vectors (quirk Q1: from the un-jittered camera).
-- ``sample_render_params(rng)`` -> jittered camera/lamp positions (§3.2), storable as ``scene["render"]``.
+- ``sample_render_params(rng)`` -> jittered camera/lamp positions, storable as ``scene["render"]``.
 
 Camera and lamps come from ``scene["render"]`` when present (``RenderParams.to_json()`` form), else from
 jitter drawn with ``rng``, else (released scenes) the camera fitted to the stored ``pixel_coords``
@@ -159,7 +159,7 @@ def visible_pixel_counts(scene: dict, width: int = IMAGE_WIDTH, height: int = IM
 def check_visibility(scene: dict, min_pixels: int = MIN_PIXELS_PER_OBJECT, width: int = IMAGE_WIDTH,
                      height: int = IMAGE_HEIGHT, rng: np.random.Generator | None = None, *,
                      params: RenderParams | None = None, aspect: float | None = None) -> bool:
-    """The original acceptance rule (§3.5): every object, and the background, covers >= ``min_pixels``
+    """The original acceptance rule: every object, and the background, covers >= ``min_pixels``
     pixels (200 at 480 x 320 in the original; scale it with the pixel count at other sizes)."""
     ids = render_ids(scene, width, height, rng, params=params, aspect=aspect)
     k = len(scene["objects"])
@@ -170,7 +170,7 @@ def check_visibility(scene: dict, min_pixels: int = MIN_PIXELS_PER_OBJECT, width
 def pixel_coords(scene: dict, width: int = IMAGE_WIDTH, height: int = IMAGE_HEIGHT,
                  rng: np.random.Generator | None = None, *,
                  params: RenderParams | None = None, aspect: float | None = None) -> list[list[float]]:
-    """Projected object centres ``[px, py, depth]`` per object (§3.7): px = round(u W), py = round(H - v H)
+    """Projected object centres ``[px, py, depth]`` per object: px = round(u W), py = round(H - v H)
     (ties to even, origin top-left), depth = distance along the camera's viewing axis in world units."""
     w, h = _check_size(width, height)
     objs = parse_objects(scene)

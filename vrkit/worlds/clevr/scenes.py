@@ -1,6 +1,6 @@
-"""Symbolic CLEVR scene sampling (clevr-spec.md §3.2-3.6), deterministic from a numpy Generator.
+"""Symbolic CLEVR scene sampling (docs/world-clevr.md, 'Scenes'), deterministic from a numpy Generator.
 
-A scene is the official scene dict (§1.3) plus one extra key, ``render``: the jittered world positions
+A scene is the official scene dict plus one extra key, ``render``: the jittered world positions
 ``{"camera", "lamp_key", "lamp_fill", "lamp_back": [x, y, z]}`` that the renderer (``render.py``) reads,
 so the visibility check, ``pixel_coords`` and the image all use the same camera;
 :func:`strip_render_keys` removes it for byte-compatible official files. ``pixel_coords`` are left as
@@ -8,7 +8,7 @@ so the visibility check, ``pixel_coords`` and the image all use the same camera;
 
 The visibility hook ``visibility_fn(scene) -> bool`` is called once all objects are placed (with the
 relationships already computed); returning False discards all objects and restarts placement with the
-same object count, exactly like the original minimum-visible-pixels check (§3.5).
+same object count, exactly like the original minimum-visible-pixels check.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _check_condition(condition: str) -> None:
 
 def placement_ok(x: float, y: float, r: float, placed: list[tuple[float, float, float]],
                  margin_dirs: list[tuple[float, float]] = _MARGIN_DIRS) -> bool:
-    """The min_dist and margin rules (§3.4) of a candidate (x, y, r) against placed (xx, yy, rr)."""
+    """The min_dist and margin rules of a candidate (x, y, r) against placed (xx, yy, rr)."""
     for xx, yy, rr in placed:
         dx, dy = x - xx, y - yy
         if (dx * dx + dy * dy) ** 0.5 - r - rr < MIN_DIST:
@@ -151,9 +151,9 @@ def _jitter(rng: np.random.Generator, base: tuple[float, float, float], lim: flo
 
 def render_visibility_hook(width: int = 480, height: int = 320, min_pixels: int | None = None,
                            fill_pixel_coords: bool = True) -> VisibilityFn:
-    """A ``visibility_fn`` backed by the numpy renderer: the minimum-visible-pixels rule of §3.5 (200 px
+    """A ``visibility_fn`` backed by the numpy renderer: the minimum-visible-pixels rule (200 px
     at 480 x 320, scaled with the pixel count at other sizes unless ``min_pixels`` is given); on
-    acceptance it also fills every object's ``pixel_coords`` (§3.7)."""
+    acceptance it also fills every object's ``pixel_coords``."""
     from vrkit.worlds.clevr import render  # lazy: the symbolic generator does not need the renderer
 
     if min_pixels is None:

@@ -1,10 +1,10 @@
-"""Question templates in the original engine's JSON format (clevr-spec.md §4.1-4.2).
+"""Question templates in the original engine's JSON format (docs/world-clevr.md, 'Questions').
 
 A template directory holds ``<stem>.json`` files, each a list of templates
 ``{"text": [...], "params": [{"type", "name"}], "nodes": [{"type", "inputs", "side_inputs"?}],
 "constraints": [{"type", "params"}]}``. vrkit ships its own wording in ``templates/``; original-format
 files from any directory load the same way. Files named like the nine original files get the global
-family ids of §7.3 (offset + index in file); other files follow, sorted by name.
+family ids (docs/world-clevr.md, 'Family numbering'; offset + index in file); other files follow, sorted by name.
 """
 
 from __future__ import annotations

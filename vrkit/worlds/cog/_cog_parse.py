@@ -1,4 +1,5 @@
-"""COG question text ⇄ operator tree (cog-spec.md §3.1–3.2), for the independent answer checker.
+"""COG question text ⇄ operator tree (docs/world-cog.md, 'Operators and evaluation'), for the independent
+answer checker.
 
 Grammar (tokens separated by single spaces; ``C`` colour word, ``S`` shape word, ``W`` time word,
 ``SP`` spatial word)::
@@ -14,7 +15,7 @@ Grammar (tokens separated by single spaces; ``C`` colour word, ``S`` shape word,
     go       := "point" sel
     sel      := [W] [C] (S | "object") ["with color of" sel] [["and"] "with shape of" sel] ["on" SP "of" sel]
 
-In a selection, ``and with shape of`` is only possible after ``with color of`` (§3.2 step 5), so an ``and``
+In a selection, ``and with shape of`` is only possible after ``with color of``, so an ``and``
 that is not followed by ``with`` — or that follows a selection without a colour operator — is the And
 operator. Phrases nested inside a selection attach to the innermost selection that can take them
 (greedy); no COG family nests selections in a way where this matters.
@@ -275,7 +276,7 @@ def parse_question(text: str) -> Node:
     return _Parser(tokenize(text)).question()
 
 
-# -- rendering (§3.2) ----------------------------------------------------------------------------------------
+# -- rendering ----------------------------------------------------------------------------------------------
 def _sel_text(s: Sel) -> list[str]:
     out = [s.when] if s.when else []
     if isinstance(s.color, str):

@@ -1,12 +1,13 @@
-"""Question templates of the 44 COG families as token patterns (cog-spec.md §5.1; token counts as in §6 q).
+"""Question templates of the 44 COG families as token patterns (docs/world-cog.md, 'Families'; token counts
+as in the original's statistics).
 
 Pattern tokens:
 
 * ``C`` / ``S`` — any colour / shape, unconstrained (an independent constant or a free draw);
 * ``C1``, ``C2``, … / ``S1``, … — named colour / shape slots: the same name must hold the same word, different
-  names of one kind must hold **different** words ("C1..C4 distinct", "S1≠S2" in §5.1);
+  names of one kind must hold **different** words ("C1..C4 distinct", "S1≠S2");
 * ``P1``, ``P2``, … — a named (colour, shape) pair, two tokens; different names must be different pairs
-  (pairs may still share a colour or a shape, §1.2);
+  (pairs may still share a colour or a shape);
 * ``W`` any time word, ``SP`` any spatial word; every other token must match literally
   (so the fixed time words of the fixed-scene families and of the Exist/If selections are checked too).
 
@@ -54,7 +55,7 @@ FAMILY_TEMPLATES: dict[str, tuple[str, ...]] = {
         _IF.format("now C1 object exist and now C2 object exist", "now C1 object", "W C3 object"),
     ),
     "AndSimpleExistShapeGo": (_IF.format("now S1 exist and now S2 exist", "now S1", "W S3"),),
-    "AndSimpleExistGo": (_IF.format("now P1 exist", "now P1", "W P2"),),  # wired to SimpleExistGo (§5.4)
+    "AndSimpleExistGo": (_IF.format("now P1 exist", "now P1", "W P2"),),  # wired to SimpleExistGo (a quirk)
     "ExistColorGo": (_IF.format("now C1 object exist", "W C2 object", "W C3 object"),),
     "ExistShapeGo": (_IF.format("now S1 exist", "W S2", "W S3"),),
     "ExistGo": (_IF.format("now P1 exist", "W P2", "W P3"),),
@@ -117,7 +118,7 @@ def _match(pattern: str, tokens: list[str]) -> str | None:
 
 
 def template_problem(question: str, family: str) -> str | None:
-    """None if ``question`` fits one of ``family``'s templates (§5.1), else a one-line description."""
+    """None if ``question`` fits one of ``family``'s templates, else a one-line description."""
     pats = FAMILY_TEMPLATES.get(family)
     if pats is None:
         return f"unknown family {family!r}"

@@ -1,4 +1,4 @@
-"""Boolean COG operators: Exist, Same, And, If (§3.1–3.3, §4.5)."""
+"""Boolean COG operators: Exist, Same, And, If (docs/world-cog.md, 'Operators and evaluation')."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class Same(Node):
 
 
 class And(Node):
-    """P and Q. Quirk (§3.3): P false → false; otherwise (P true or invalid) → Q's value."""
+    """P and Q. Quirk (docs/world-cog.md, 'Quirks kept'): P false → false; otherwise (P true or invalid) → Q's value."""
 
     __slots__ = ("p", "q", "children")
 
@@ -148,7 +148,7 @@ class If(Node):
 
 
 def guess_order(root: Node) -> list[Node]:
-    """Reverse depth-first post-order, children in declared order, shared nodes once (§4.4)."""
+    """Reverse depth-first post-order, children in declared order, shared nodes once."""
     seen: set[int] = set()
     post: list[Node] = []
 

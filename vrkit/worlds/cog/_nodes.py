@@ -1,4 +1,5 @@
-"""COG operator nodes for the generator: text (§3.2), evaluation (§3.3) and the guess pass (§4.4–4.5).
+"""COG operator nodes for the generator: text, evaluation and the guess pass
+(docs/world-cog.md, 'Operators and evaluation', 'Scene construction').
 
 Each node keeps a ``target`` slot during a guess pass: UNSET, SKIP, a value, or (for a Sel) a list of
 specs ``[colour, shape, location]``. A parent hands targets to its children with :func:`hand`.
@@ -26,7 +27,7 @@ SKIP = _Sentinel("SKIP")
 
 
 def hand(child: Node, value: object) -> None:
-    """Hand a target to a child (§4.4): SKIP overwrites; an unset slot takes the value; otherwise merge specs."""
+    """Hand a target to a child: SKIP overwrites; an unset slot takes the value; otherwise merge specs."""
     cur = child.target
     if value is SKIP or cur is UNSET:
         child.target = value

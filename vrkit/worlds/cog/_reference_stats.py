@@ -1,4 +1,5 @@
-"""Per-family statistics of the original COG generator (cog-spec.md §6, REF: 3,000 examples per family).
+"""Per-family statistics of the original COG generator (3,000 examples per family and variant;
+docs/world-cog.md, 'Statistics against the original').
 
 Each entry: (P(true) at the last frame — frame 3 for fixed-scene families in hard — or None for non-boolean
 families, invalid share per frame, mean objects per example, mean distractors, question tokens).

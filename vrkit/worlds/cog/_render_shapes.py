@@ -1,4 +1,4 @@
-"""COG shape geometry (cog-spec.md §8) and the per-size sprite table of the fast renderer.
+"""COG shape geometry (docs/world-cog.md, 'Rendering') and the per-size sprite table of the fast renderer.
 
 :func:`draw_shape` is the single place where a shape is drawn with OpenCV; the reference renderer calls it
 on every object, the fast renderer calls it once per (shape, size) on a scratch canvas and keeps the pixel
@@ -43,7 +43,7 @@ def draw_shape(canvas: np.ndarray, shape: str, cx: int, cy: int, color: tuple[fl
                size: int) -> None:
     """Draw a filled ``shape`` centred on pixel (col ``cx``, row ``cy``) into ``canvas`` (H, W, 3), in place.
 
-    Geometry of cog-spec.md §8 for an S = ``size`` canvas; letters do not scale with S.
+    The original renderer's geometry for an S = ``size`` canvas; letters do not scale with S.
     """
     r = int(0.05 * size)
     if shape == "circle":

@@ -1,8 +1,8 @@
-"""The COG scene model used by the generator (cog-spec.md §2, §3.3, §4.2, §4.3, §4.6).
+"""The COG scene model used by the generator (docs/world-cog.md, 'Scene construction').
 
 Objects live in one list ordered by ascending span end (the JSON order) and in per-frame lists
-for fast queries. Queries delete the distractors they match (the original's side effect, §4.6),
-so answers equal evaluation with distractors invisible.
+for fast queries. Queries delete the distractors they match (the original's side effect;
+docs/world-cog.md, 'Quirks kept'), so answers equal evaluation with distractors invisible.
 
 Written by hand: the original's semantics (spans, look-back windows, near misses, deletions) are
 specific to COG; no library models them. Plain Python objects with ``__slots__`` are used because
@@ -96,7 +96,7 @@ class Scene:
             frames[t].remove(o)
 
     def search_frames(self, when: str | None, t: int) -> range:
-        """Frames a selection inspects at frame t, newest first (§3.3)."""
+        """Frames a selection inspects at frame t, newest first."""
         if when == "now":
             return range(t, t + 1)
         if when == "last1":
@@ -108,7 +108,7 @@ class Scene:
               t: int) -> list[Obj]:
         """Matching non-distractor objects of the first frame that has any, sorted by (x, y, colour, shape).
 
-        Deletes every matching distractor in each frame it inspects (§4.6)."""
+        Deletes every matching distractor in each frame it inspects."""
         frames = self.frames
         for f in self.search_frames(when, t):
             found: list[Obj] = []
@@ -184,7 +184,7 @@ class Scene:
         return o
 
     def add_distractors(self, n: int, t: int) -> None:
-        """§4.3: n random (colour, shape) clutter objects at frame t, replacing identical clutter."""
+        """n random (colour, shape) clutter objects at frame t, replacing identical clutter."""
         rng = self.rng
         for _ in range(n):
             color, shape = rng.choice(COLORS), rng.choice(SHAPES)

@@ -1,10 +1,11 @@
-"""Independent COG answer checker: question text → operator tree → per-frame answers (cog-spec.md §3).
+"""Independent COG answer checker: question text → operator tree → per-frame answers
+(docs/world-cog.md, 'Operators and evaluation').
 
 Written only from the specification, deliberately without the generator's evaluator, so that it can catch
 generator bugs. :func:`parse_question` rebuilds the tree from the text, :func:`evaluate` evaluates it on an
 example's objects at every frame, and :func:`check_example` compares with the stored answers.
 
-Rules and quirks of the original that the checker honours (cog-spec.md §3.3, §4.6, §5.3):
+Rules and quirks of the original that the checker honours (docs/world-cog.md, 'Quirks kept'):
 
 * **Distractors are invisible**: objects with ``is_distractor`` true never match a selection. (The original
   deletes every distractor a query touches, so the stored scene never shows one that would match.)
@@ -18,7 +19,8 @@ Rules and quirks of the original that the checker honours (cog-spec.md §3.3, §
   the result is Q's value. An invalid first conjunct alone never makes And invalid.
 * **If** is invalid when its condition is; otherwise it takes the value of the chosen branch only.
 * **Same** is invalid when either side is; a side may be a bare constant word.
-* **Look-back M**: M = max_memory for both official variants (the §1.6 formula is the identity for 1..15).
+* **Look-back M**: M = max_memory for both official variants (the original's look-back formula is the identity
+  for 1..15).
   The five fixed-scene families used M = 4 in the original; :func:`family_lookback` reproduces that, and on
   the official sample M ∈ {3, 4, 7} gives identical answers for them (verified by the
   tests), as the spec says.

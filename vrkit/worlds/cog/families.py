@@ -1,7 +1,8 @@
-"""The 44 COG task families (cog-spec.md §5.1): one template builder per family.
+"""The 44 COG task families (docs/world-cog.md, 'Families'): one template builder per family.
 
 A builder draws the family's constants and time words with ``rng`` and returns the operator tree.
-Fixed-scene families (§5.3) also have a scene builder in :mod:`vrkit.worlds.cog._fixed`.
+Fixed-scene families (docs/world-cog.md, 'Fixed-scene families') also have a scene builder in
+:mod:`vrkit.worlds.cog._fixed`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The COG generator: one example per call, the original's semantics (cog-spec.md §4–§5).
+"""The COG generator: one example per call, the original's semantics (docs/world-cog.md, 'Scene construction').
 
     rng = random.Random(seed)
     example = generate_example("GetColorSpace", VARIANTS["hard"], rng)   # official example dict

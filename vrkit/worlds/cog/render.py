@@ -1,4 +1,4 @@
-"""COG frame renderer (cog-spec.md §8): examples in the official dict format → uint8 RGB frames.
+"""COG frame renderer (docs/world-cog.md, 'Rendering'): examples in the official dict format → uint8 RGB frames.
 
 Two implementations with pixel-identical output:
 

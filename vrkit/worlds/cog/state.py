@@ -1,14 +1,15 @@
-"""COG scene-state, question and answer encodings (numpy only; cog-spec.md §1, §7, §9).
+"""COG scene-state, question and answer encodings (numpy only; docs/world-cog.md, 'Targets and scoring').
 
 The *state path* describes each frame by the set of objects visible in it rather than by pixels:
 
 * an object vector is ``[colour one-hot (21), shape one-hot (32), x, y]`` (``STATE_FEATURES = 55``);
-  x is the column and y the row, both in [0, 1] with y = 0 at the top (§1.7);
+  x is the column and y the row, both in [0, 1] with y = 0 at the top;
 * frame t holds every object whose ``epochs`` (int or list) contains t, distractors included (they are
   visible in the pixels too), in the renderer's draw order: ascending (x, y, colour name, shape name);
 * frames are padded to a common N with a boolean mask.
 
-Answers follow §9: a class index from ``OUTPUT_INDEX`` for word answers, ``-100`` (``IGNORE_INDEX``) for
+Answers follow the original baseline's convention: a class index from ``OUTPUT_INDEX`` for word answers,
+``-100`` (``IGNORE_INDEX``) for
 ``invalid`` and for point frames; points are ``[x, y]`` with a mask. :func:`grid_target` turns points into
 the 7×7 soft target of the original baseline.
 """
@@ -43,7 +44,7 @@ GRID_SIZE = 7
 GRID_CELLS = GRID_SIZE * GRID_SIZE  # 49
 GRID_SIGMA2 = 0.02
 
-# Grid points (49, 2) as (x, y); flattened index = row * 7 + col with row = y (§9).
+# Grid points (49, 2) as (x, y); flattened index = row * 7 + col with row = y.
 _g = np.arange(GRID_SIZE, dtype=np.float64) / (GRID_SIZE - 1)
 GRID_POINTS: np.ndarray = np.stack(
     [np.tile(_g, GRID_SIZE), np.repeat(_g, GRID_SIZE)], axis=-1
@@ -146,7 +147,7 @@ def decode_object(vec: np.ndarray) -> tuple[str, str, float, float]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Split a question into tokens: word runs, and every other non-space character on its own (§1.5)."""
+    """Split a question into tokens: word runs, and every other non-space character on its own."""
     return _TOKEN_RE.findall(text)
 
 
@@ -172,7 +173,7 @@ def encode_question(text: str, pad_to: int | None = MAX_QUESTION_TOKENS) -> np.n
 
 
 def encode_answers(example: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-frame targets of an example (§9).
+    """Per-frame targets of an example.
 
     Returns ``answer`` int64 (E,) (class index, -100 for ``invalid`` and point frames), ``point`` float32
     (E, 2) (``[x, y]``, zero where not a point) and ``point_mask`` bool (E,). Unknown answer words raise

@@ -1,4 +1,5 @@
-"""Per-family statistics of COG data and their comparison with the original generator (cog-spec.md §6).
+"""Per-family statistics of COG data and their comparison with the original generator
+(docs/world-cog.md, 'Statistics against the original').
 
 Tolerances (issue [1]): P(true) at the last frame within ±5 points, the invalid share of each frame
 within ±3 points, mean objects per example within ±10 %.
