@@ -65,11 +65,13 @@ class OptimConfig:
     weight_decay: float = 2e-5
     clip: float | None = 10.0
     clip_mode: Literal["value", "norm"] = "value"
-    # Warm-up by doubling (seed 002): lr = min(lr, warmup_start_lr * 2 ** (t // warmup_every)), t in warmup_unit.
+    # Warm-up by doubling (Messina et al., R-CBIR; docs/transfer.md, 'Training tricks for the Relation Network'):
+    # lr = min(lr, warmup_start_lr * 2 ** (t // warmup_every)), t in warmup_unit.
     warmup_start_lr: float | None = None
     warmup_every: int = 1
     warmup_unit: Literal["step", "epoch"] = "epoch"
-    # Increasing batch size (seed 002): batch = min(batch_max, batch_size * 2 ** (epoch // batch_double_every)).
+    # Increasing batch size (Messina et al., R-CBIR):
+    # batch = min(batch_max, batch_size * 2 ** (epoch // batch_double_every)).
     # Cosine decay to lr * decay_floor over the steps from decay_start (fraction of trainer.max_steps) to max_steps;
     # step-based, so a run is reproducible (a time-based schedule would depend on the machine's speed).
     decay: Literal["none", "cosine"] = "none"

@@ -54,7 +54,8 @@ def build_datamodule(cfg: DataConfig, optim: OptimConfig, seed: int) -> Any:
 
 
 def batch_size_at(epoch: int, batch_size: int, double_every: int | None, batch_max: int | None) -> int:
-    """Increasing batch size (seed 002): ``batch_size * 2 ** (epoch // double_every)``, capped at ``batch_max``."""
+    """Increasing batch size (Messina et al., R-CBIR; docs/transfer.md): ``batch_size * 2 ** (epoch //
+    double_every)``, capped at ``batch_max``."""
     if not double_every:
         return batch_size
     bs = batch_size * 2 ** (epoch // double_every)

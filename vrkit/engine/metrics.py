@@ -1,4 +1,4 @@
-"""Losses and accuracy of the COG evaluation convention (cog-spec.md §9), world-agnostic.
+"""Losses and accuracy of the COG evaluation convention (docs/world-cog.md, 'Targets and scoring'), world-agnostic.
 
 * Loss = answer cross-entropy over frames whose answer is a class (``answer != -100``) + ``point_weight`` ×
   pointing cross-entropy (softmax over the grid vs the normalised Gaussian target) over ``point_mask`` frames;

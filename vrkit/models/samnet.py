@@ -1,4 +1,5 @@
-"""SAMNet — Selective Attention Memory Network (samnet.md), on pixels or on symbolic scene states.
+"""SAMNet — Selective Attention Memory Network (Jayram et al., 2019; docs/models.md, 'SAMNet'), on pixels or on
+symbolic scene states.
 
 Per question: a BiLSTM question encoder and a controller producing K control states (word attention,
 temporal-class weights now/last/latest/none). Per frame, in order: K reasoning steps, each retrieving a
@@ -51,7 +52,7 @@ Units (``units()``, input to output) and parameters in the reference COG pixel c
     Total 1,021,209 = 1,014,879 (reference, exactly) + 6,330. State path: ``state_encoder`` (linear F → d and
     the feature projection) replaces ``image_encoder``.
 
-Null item (``null_item=True``; our addition, advised by samnet.md's prototype notes): a learned vector appended
+Null item (``null_item=True``; our addition, tried while prototyping SAMNet on CPU): a learned vector appended
     to every frame's items, so visual attention has somewhere to rest when nothing matches ("exist?" questions
     then read "attention went to nothing"). It has no location (zero row in the pointing kernel); the trace's
     ``visual_attention`` covers the real items only and ``null_attention`` [B, T, K] holds the rest.
