@@ -4,11 +4,10 @@ from vrkit.data.clevr import ClevrDataset, collate_clevr
 from vrkit.data.clevr_vocab import ClevrVocab
 from vrkit.data.cog import CogFileDataset, CogStreamDataset, encode_example, last_class_answer
 from vrkit.data.collate import collate_cog
-from vrkit.data.samplers import AnswerBalancedSampler, balanced_weights
+from vrkit.data.samplers import balanced_weights
 from vrkit.data.targets import grid_points, grid_readout, grid_target, point_correct
 
 __all__ = [
-    "AnswerBalancedSampler",
     "ClevrDataset",
     "ClevrVocab",
     "CogFileDataset",
