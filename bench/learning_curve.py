@@ -116,11 +116,18 @@ def figure(out: Path) -> Path:
 
     from vrkit.utils.atomic import atomic_path
 
-    runs = [json.loads(f.read_text()) for f in sorted(RESULTS.glob("learning_curve_*.json"))]
+    longest: dict[str, dict] = {}  # per curve label, the longest run (a 5-minute run is the start of a 30-minute one)
+    for f in sorted(RESULTS.glob("learning_curve_*.json")):
+        r = json.loads(f.read_text())
+        pix = f" {r['precision']} {r['image_size']} px" if r["path"] == "pixels" else ""
+        options = [o.split(".", 1)[-1] for o in r.get("overrides", []) if not o.startswith("data.workers")]
+        label = f"{r['model']} {r['path']}{pix}" + (f" ({', '.join(options)})" if options else "")
+        if label not in longest or r["minutes"] > longest[label]["minutes"]:
+            longest[label] = {**r, "label": label}
+    runs = list(longest.values())
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     for r in runs:
-        pix = f" {r['precision']} {r['image_size']} px" if r["path"] == "pixels" else ""
-        label = f"{r['model']} {r['path']}{pix}"
+        label = r["label"]
         xs_t = [p["train_s"] / 60 for p in r["points"]]
         xs_e = [max(p["examples"], 1) for p in r["points"]]
         ys = [100 * p["fresh"] for p in r["points"]]
