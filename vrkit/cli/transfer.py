@@ -1,4 +1,4 @@
-"""`vrkit transfer temporal|feature|reasoning|report`: the transfer protocols of docs/transfer.md end to end."""
+"""`vrkit transfer temporal|feature|reasoning|zeroshot|report`: the transfer protocols end to end (docs/transfer.md)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from vrkit.cli._transfer_zeroshot import add_zeroshot
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy
 
 
@@ -96,6 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--tasks", type=_names, help="tasks (COG groups / CLEVR question types); default: all")
     q.add_argument("--partition", help='user partitions, e.g. "A=Basic,Compare;B=Spatial,Cognitive"')
     q.set_defaults(handler=_cmd_recipe)
+    add_zeroshot(rs, _names, _ints, _log)
     q = rs.add_parser("report", help="merge results directories into one CSV/Markdown table and figures")
     q.add_argument("dirs", nargs="+", help="results directories (of one or several models/recipes)")
     q.add_argument("--out", help="output directory (default: the first directory)")
