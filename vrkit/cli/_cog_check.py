@@ -2,7 +2,8 @@
 
 Prints one line per disagreement (at most ``--max-report``),
 ``FILE:LINE: family: frame t: stored X, evaluated Y`` (or ``FILE:LINE: family: <problem>`` for a question that
-cannot be parsed, is not in canonical form, or does not fit its family's template),
+cannot be parsed, is not in canonical form, does not fit its family's template, or has an object outside the
+compositional split the data records or ``--split-combos`` names),
 then as the last line ``checked N examples, M disagree``. Exit 0 only if M == 0, 1 otherwise, 2 for
 unreadable input (including a question word outside the COG vocabulary, as for eval and training).
 """
@@ -24,6 +25,7 @@ from vrkit.worlds.cog.checker import (
     template_problem,
     to_text,
 )
+from vrkit.worlds.cog.combos import outside
 from vrkit.worlds.cog.constants import INPUT_INDEX
 
 
@@ -31,6 +33,33 @@ def _dir_lookback(path: Path) -> int | None:
     """M from an official parent directory name ``<split>_<E>_<M>_<D>``, else None."""
     m = io.SPLIT_DIR_RE.match(path.parent.name)
     return lookback_from_variant(int(m.group(3))) if m else None
+
+
+def _dir_combos(path: Path) -> str | None:
+    """The compositional split recorded by the manifest beside an official split directory, else None."""
+    import json
+
+    from vrkit.worlds.manifest import beside
+
+    for m in beside(path.parent) if io.SPLIT_DIR_RE.match(path.parent.name) else []:
+        try:
+            combos = json.loads(m.read_text(encoding="utf-8")).get("combos")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if combos is not None:
+            return combos
+    return None
+
+
+def _combo_problems(example: dict, split: str | None) -> list[str]:
+    """Objects whose colour x shape pair is outside the compositional split (combos.py)."""
+    if split is None:
+        return []
+    try:
+        bad = outside(example["objects"], split)
+    except KeyError as err:
+        return [f"object with an unknown colour or shape {err.args[0]!r}"]
+    return [f"object {c} {s} outside compositional split {split}" for c, s in bad[:1]]
 
 
 def _problems(example: dict, lookback: int | None, override: int | None) -> list[str]:
@@ -58,12 +87,13 @@ def run_check(args: argparse.Namespace) -> int:
     checked = disagree = reported = 0
     for path in io.expand_paths(args.paths):
         lookback = _dir_lookback(path)
+        combos = args.split_combos or _dir_combos(path)
         for lineno, example in io.iter_file_numbered(path):
             unknown = [w for w in str(example["question"]).split() if w not in INPUT_INDEX]
             if unknown:  # not a disagreement: the file is not COG data (exit 2, as eval and training say)
                 raise InputError(f"unknown question word {unknown[0]!r}", path, lineno)
             checked += 1
-            problems = _problems(example, lookback, args.memory)
+            problems = _problems(example, lookback, args.memory) + _combo_problems(example, combos)
             if not problems:
                 continue
             disagree += 1
@@ -102,5 +132,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=10,
         metavar="N",
         help="print at most N disagreement lines (default 10)",
+    )
+    p.add_argument(
+        "--split-combos",
+        choices=["A", "B"],
+        help="also check that every object's colour x shape pair is in this compositional split "
+        "(default: the split a manifest beside the directory records, if any)",
     )
     p.set_defaults(handler=run_check)

@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--frames", type=positive_int, help="override frames per example (E)")
     c.add_argument("--memory", type=positive_int, help="override the look-back (max_memory)")
     c.add_argument("--distractors", type=non_negative_int, help="override the maximum distractors per frame")
+    c.add_argument("--split-combos", choices=["A", "B"],
+                   help="compositional split: every object's colour x shape pair from half A or B of the pairs "
+                        "(A: colour index + shape index even, B: odd; docs/world-cog.md)")
     c.add_argument("--families", default="all")
     c.add_argument("--n-per-family", type=positive_int, default=100)
     c.add_argument("--split", choices=["train", "val", "test"], default="train")
@@ -69,6 +72,8 @@ def _generate_cog(args: argparse.Namespace) -> int:
                                    ("distractors", args.distractors)) if v is not None}
     if overrides:
         variant, name = replace(variant, **overrides), "custom"
+    if args.split_combos:
+        variant, name = replace(variant, combos=args.split_combos), f"{name}-{args.split_combos}"
     try:
         cfg = GenerateConfig(variant, name, _families(args.families), args.n_per_family, args.split, args.seed,
                              args.out, args.train_files, args.workers, args.shard)

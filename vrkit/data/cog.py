@@ -26,7 +26,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from vrkit.data._store import LineStore
 from vrkit.errors import InputError
-from vrkit.worlds.cog.constants import FAMILIES, FAMILY_INDEX, OUTPUT_INDEX, VARIANTS, Variant
+from vrkit.worlds.cog.constants import FAMILIES, FAMILY_INDEX, OUTPUT_INDEX, Variant
 from vrkit.worlds.cog.io import expand_paths, parse_line
 from vrkit.worlds.cog.state import encode_answers, encode_question, encode_state
 
@@ -154,11 +154,9 @@ class CogFileDataset(Dataset):
 
 
 def _resolve_variant(variant: str | Variant) -> Variant:
-    if isinstance(variant, Variant):
-        return variant
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown COG variant {variant!r}; expected one of {sorted(VARIANTS)} or a Variant")
-    return VARIANTS[variant]
+    from vrkit.worlds.cog.generator import resolve_variant
+
+    return resolve_variant(variant)
 
 
 class CogStreamDataset(IterableDataset):

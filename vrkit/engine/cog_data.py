@@ -23,7 +23,6 @@ from vrkit.worlds.cog.constants import (
     GROUPS,
     INPUT_VOCAB,
     OUTPUT_VOCAB,
-    VARIANTS,
     resolve_families,
 )
 from vrkit.worlds.cog.state import GRID_SIZE, STATE_FEATURES
@@ -69,8 +68,7 @@ class CogDataModule(WorldDataModule):
     @staticmethod
     def check_config(cfg: DataConfig) -> None:
         resolve_families(cfg.families)
-        if cfg.variant not in VARIANTS:
-            raise ValueError(f"data.variant: unknown COG variant {cfg.variant!r} (known: {', '.join(VARIANTS)})")
+        _check_variant(cfg.variant, "data.variant")
         for split in ("train", "val", "test"):
             src = getattr(cfg, split)
             if src is not None:
@@ -78,8 +76,8 @@ class CogDataModule(WorldDataModule):
 
     @staticmethod
     def check_source(src: SourceConfig, key: str) -> None:
-        if src.variant is not None and src.variant not in VARIANTS:
-            raise ValueError(f"{key}.variant: unknown COG variant {src.variant!r}")
+        if src.variant is not None:
+            _check_variant(src.variant, f"{key}.variant")
         if src.families is not None:
             resolve_families(src.families)
         if src.kind == "stream":
@@ -105,3 +103,13 @@ class CogDataModule(WorldDataModule):
 
     def answer_labels(self, ds: Dataset) -> np.ndarray:
         return ds.answer_labels()
+
+
+def _check_variant(name: str, key: str) -> None:
+    """ValueError naming ``key`` for an unknown COG variant (``canonical``, ``hard``, ``canonical-A`` ...)."""
+    from vrkit.worlds.cog.combos import variant_named
+
+    try:
+        variant_named(name)
+    except ValueError as err:
+        raise ValueError(f"{key}: {err}") from None

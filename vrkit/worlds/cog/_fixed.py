@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from vrkit.worlds.cog._nodes import Node, Sel
 from vrkit.worlds.cog._scene import Scene
+from vrkit.worlds.cog.combos import split_pairs
 from vrkit.worlds.cog.constants import COLORS, SHAPES
 
 FIXED_LOOKBACK = 4
@@ -73,8 +74,11 @@ def _last_color_same_shape(scene: Scene, sel: Sel, rng: random.Random) -> None:
 
 def _last_object_same_object(scene: Scene, sel: Sel, rng: random.Random) -> None:
     n = rng.randint(1, 4)
-    idx = rng.sample(range(len(COLORS) * len(SHAPES)), n + 1)
-    pairs = [(COLORS[i // len(SHAPES)], SHAPES[i % len(SHAPES)]) for i in idx]
+    if scene.combos is None:
+        idx = rng.sample(range(len(COLORS) * len(SHAPES)), n + 1)
+        pairs = [(COLORS[i // len(SHAPES)], SHAPES[i % len(SHAPES)]) for i in idx]
+    else:
+        pairs = rng.sample(split_pairs(scene.combos), n + 1)
     for c, s in pairs[:n]:
         _put(scene, 1, c, s)
     c, s = rng.choice(pairs[:n]) if rng.random() < 0.5 else pairs[n]
@@ -91,12 +95,14 @@ FIXED_SCENE_BUILDERS: dict[str, Callable[[Scene, Sel, random.Random], None]] = {
 }
 
 
-def build_fixed_scene(family: str, root: Node, frames: int, rng: random.Random) -> Scene:
-    """Populate the fixed scene for ``family`` whose template ``root`` was already drawn."""
+def build_fixed_scene(family: str, root: Node, frames: int, rng: random.Random,
+                      combos: str | None = None) -> Scene:
+    """Populate the fixed scene for ``family`` whose template ``root`` was already drawn (``combos``: the
+    compositional split of the scene, combos.py)."""
     if family not in FIXED_SCENE_BUILDERS:
         raise ValueError(f"{family} is not a fixed-scene family")
     if frames < 4:
         raise ValueError(f"{family} needs at least 4 frames (got {frames})")
-    scene = Scene(frames, FIXED_LOOKBACK, rng)
+    scene = Scene(frames, FIXED_LOOKBACK, rng, combos)
     FIXED_SCENE_BUILDERS[family](scene, _inner_sel(root), rng)
     return scene

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vrkit.worlds.cog._nodes import INVALID, SKIP, UNSET, Go, Node, Sel, _different, _Getter, hand
+from vrkit.worlds.cog._nodes import INVALID, SKIP, UNSET, Go, Node, Sel, _different, _Getter, _split_domain, hand
 from vrkit.worlds.cog._scene import Scene
 
 
@@ -71,6 +71,9 @@ class Same(Node):
             return
         rng, domain = scene.rng, self.domain
         equal = _draw_bool(self, rng)
+        da = db = domain
+        if scene.combos is not None:  # split scenes: values a getter's constant attribute pairs with
+            da, db = _split_domain(self.a, scene.combos, domain), _split_domain(self.b, scene.combos, domain)
         va = self._value(self.a, scene, t)
         vb = self._value(self.b, scene, t)
         if va is not INVALID and vb is not INVALID:
@@ -78,15 +81,19 @@ class Same(Node):
         elif va is not INVALID:  # the known side is left alone (SKIP), the other is steered
             if isinstance(self.a, Node):
                 hand(self.a, SKIP)
-            hand(self.b, va if equal else _different(rng, domain, va))
+            equal = equal and (db is domain or va in db)
+            hand(self.b, va if equal else _different(rng, db, va))
         elif vb is not INVALID:
             if isinstance(self.b, Node):
                 hand(self.b, SKIP)
-            hand(self.a, vb if equal else _different(rng, domain, vb))
+            equal = equal and (da is domain or vb in da)
+            hand(self.a, vb if equal else _different(rng, da, vb))
         else:
-            r = rng.choice(domain)
+            both = da if da is db else tuple(v for v in da if v in db)
+            equal = equal and bool(both)  # a split can make equality impossible (combos.py)
+            r = rng.choice(both if equal else da)
             hand(self.a, r)
-            hand(self.b, r if equal else _different(rng, domain, r))
+            hand(self.b, r if equal else _different(rng, db, r))
 
 
 class And(Node):

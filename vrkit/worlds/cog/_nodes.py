@@ -8,6 +8,7 @@ specs ``[colour, shape, location]``. A parent hands targets to its children with
 from __future__ import annotations
 
 from vrkit.worlds.cog._scene import Obj, Scene, draw_in, random_location, region_of
+from vrkit.worlds.cog.combos import COLORS_WITH, SHAPES_WITH, in_split
 from vrkit.worlds.cog.constants import COLORS, OPPOSITE, SHAPES
 
 
@@ -46,6 +47,18 @@ def hand(child: Node, value: object) -> None:
                 cur.append(list(spec))
     else:  # pragma: no cover - does not occur in the 44 families
         child.target = value
+
+
+def _fit_split(scene: Scene, obj: Obj, color_free: bool, shape_free: bool) -> None:
+    """Redraw ``obj``'s free attribute if its pair is outside the scene's split (both fixed: left as is; the
+    generator redraws such examples)."""
+    k = scene.combos
+    if in_split(obj.color, obj.shape, k):
+        return
+    if shape_free:
+        obj.shape = scene.rng.choice(SHAPES_WITH[k][obj.color])
+    elif color_free:
+        obj.color = scene.rng.choice(COLORS_WITH[k][obj.shape])
 
 
 def _different(rng, domain: tuple[str, ...], value: str) -> str:
@@ -158,6 +171,8 @@ class Sel(Node):
             obj.shape = spec[1]
         if spec[2] is not None and region is None:
             obj.x, obj.y = spec[2]
+        if scene.combos is not None:  # a pair the spec completed outside the split: redraw the free attribute
+            _fit_split(scene, obj, color is None and spec[0] is None, shape is None and spec[1] is None)
         if isinstance(self.color, Node):
             hand(self.color, obj.color)
         if isinstance(self.shape, Node):
@@ -181,7 +196,8 @@ class Sel(Node):
                 hand(self.color, color)
             attrs.append("color")
         if self.shape is not None:
-            shape = self._fixed(self.shape, scene, t) or rng.choice(SHAPES)
+            shape = self._fixed(self.shape, scene, t) or rng.choice(
+                SHAPES if scene.combos is None or color is None else SHAPES_WITH[scene.combos][color])
             if isinstance(self.shape, Node):
                 hand(self.shape, shape)
             attrs.append("shape")
@@ -192,10 +208,11 @@ class Sel(Node):
         if a == "loc":
             region = region_of(OPPOSITE[self.space], loc[0], loc[1])
         else:
+            k = scene.combos
             if a == "color":
-                color = _different(rng, COLORS, color)
+                color = _different(rng, COLORS if k is None or shape is None else COLORS_WITH[k][shape], color)
             else:
-                shape = _different(rng, SHAPES, shape)
+                shape = _different(rng, SHAPES if k is None or color is None else SHAPES_WITH[k][color], shape)
             if loc is not None:
                 region = region_of(self.space, loc[0], loc[1])
         scene.add(color, shape, region, self.when, t)
@@ -224,7 +241,9 @@ class _Getter(Node):
             self.sel.target = SKIP
             return
         if v is UNSET:
-            v = self.draw(scene.rng)
+            k = scene.combos
+            v = self.draw(scene.rng) if k is None or not hasattr(self, "domain") else \
+                scene.rng.choice(_split_domain(self, k, self.domain))
         hand(self.sel, [self.spec(v)])
 
 
@@ -292,3 +311,13 @@ class Go(Loc):
 
     def text(self) -> str:
         return "point " + self.sel.text()
+
+
+def _split_domain(x: str | _Getter, split: str, domain: tuple[str, ...]) -> tuple[str, ...]:
+    """Values of getter ``x`` possible in split scenes (combos.py): the partners of its selection's constant
+    attribute, else ``domain``."""
+    if isinstance(x, Color) and isinstance(x.sel.shape, str):
+        return COLORS_WITH[split][x.sel.shape]
+    if isinstance(x, Shape) and isinstance(x.sel.color, str):
+        return SHAPES_WITH[split][x.sel.color]
+    return domain

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 
+from vrkit.worlds.cog.combos import COLORS_WITH, SHAPES_WITH
 from vrkit.worlds.cog.constants import COLORS, SHAPES
 
 Region = tuple[float, float, float, float]  # open box: x0 < x < x1, y0 < y < y1
@@ -68,10 +69,11 @@ def random_location(rng: random.Random) -> tuple[float, float]:
 class Scene:
     """E frames of objects plus the look-back M; owns the generator's random source."""
 
-    __slots__ = ("E", "M", "rng", "objs", "frames")
+    __slots__ = ("E", "M", "rng", "objs", "frames", "combos")
 
-    def __init__(self, frames: int, lookback: int, rng: random.Random) -> None:
+    def __init__(self, frames: int, lookback: int, rng: random.Random, combos: str | None = None) -> None:
         self.E, self.M, self.rng = frames, lookback, rng
+        self.combos = combos  # compositional split of the colour x shape pairs (combos.py) or None
         self.objs: list[Obj] = []
         self.frames: list[list[Obj]] = [[] for _ in range(frames)]
 
@@ -178,6 +180,8 @@ class Scene:
         else:
             start, end = 0, self.E
         x, y = self.place(region, t)
+        if self.combos is not None:  # free attributes among the split's partners of the other one
+            color, shape = self.partner(color, shape)
         o = Obj(x, y, color if color is not None else rng.choice(COLORS),
                 shape if shape is not None else rng.choice(SHAPES), start, end, dist)
         self.insert(o)
@@ -187,10 +191,22 @@ class Scene:
         """n random (colour, shape) clutter objects at frame t, replacing identical clutter."""
         rng = self.rng
         for _ in range(n):
-            color, shape = rng.choice(COLORS), rng.choice(SHAPES)
+            color, shape = (rng.choice(COLORS), rng.choice(SHAPES)) if self.combos is None else self.partner(None, None)
             for o in [o for o in self.frames[t] if o.dist and o.color == color and o.shape == shape]:
                 self.delete(o)
             self.add(color, shape, None, "now", t, check=False, dist=True)
+
+    def partner(self, color: str | None, shape: str | None) -> tuple[str, str]:
+        """Split scenes: (colour, shape) with the missing ones drawn so that the pair is in the split
+        (colour first when both are missing: uniform over the split's pairs)."""
+        rng, k = self.rng, self.combos
+        if color is None and shape is None:
+            color = rng.choice(COLORS)
+        if color is None:
+            color = rng.choice(COLORS_WITH[k][shape])
+        elif shape is None:
+            shape = rng.choice(SHAPES_WITH[k][color])
+        return color, shape
 
     def to_json(self) -> list[dict]:
         return [o.to_json() for o in self.objs]

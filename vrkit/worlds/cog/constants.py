@@ -45,11 +45,13 @@ assert len(INPUT_VOCAB) == 79 and len(OUTPUT_VOCAB) == 55
 
 @dataclass(frozen=True)
 class Variant:
-    """Frames per example (E), look-back window (max_memory) and distractor cap."""
+    """Frames per example (E), look-back window (max_memory), distractor cap and the compositional split of
+    the colour × shape pairs (``combos``: None, "A" or "B"; :mod:`vrkit.worlds.cog.combos`)."""
 
     frames: int
     memory: int
     distractors: int
+    combos: str | None = None
 
     @property
     def suffix(self) -> str:

@@ -173,10 +173,21 @@ def _write_split(cfg: GenerateConfig, stage: Path, progress: Callable[[int], Non
         if pool is not None:
             pool.terminate()
     manifest = {
-        "world": "cog", "vrkit_version": __version__, "variant": cfg.variant_name, **asdict(cfg.variant),
+        "world": "cog", "vrkit_version": __version__, "variant": cfg.variant_name, **_variant_fields(cfg.variant),
         "split": cfg.split, "seed": cfg.seed, "n_per_family": cfg.n_per_family, "families": list(cfg.families),
         "shard": f"{i}/{n}", "examples": sum(f["examples"] for f in files), "files": files,
     }
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     atomic_write_text(stage / manifest_name(cfg.split_dir, cfg.shard), text)
     return manifest
+
+
+def _variant_fields(v: Variant) -> dict:
+    """The manifest's record of a variant: frames, memory, distractors and, for a compositional split, its
+    name and rule (combos.py)."""
+    fields = asdict(v)
+    if fields.pop("combos") is not None:
+        from vrkit.worlds.cog.combos import RULE
+
+        fields.update(combos=v.combos, combos_rule=RULE)
+    return fields

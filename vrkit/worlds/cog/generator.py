@@ -19,10 +19,12 @@ from vrkit.worlds.cog._fixed import build_fixed_scene
 from vrkit.worlds.cog._logic import guess_order, question_text
 from vrkit.worlds.cog._nodes import INVALID, UNSET
 from vrkit.worlds.cog._scene import Scene
-from vrkit.worlds.cog.constants import FAMILIES, FIXED_SCENE_FAMILIES, VARIANTS, Variant
+from vrkit.worlds.cog.combos import COMBO_SPLITS, outside, variant_named
+from vrkit.worlds.cog.constants import FAMILIES, FIXED_SCENE_FAMILIES, Variant
 from vrkit.worlds.cog.families import TEMPLATES
 
 Example = dict
+MAX_DRAWS = 10_000  # split variants: draws per example before giving up (measured: a few on average)
 
 
 def make_rng(seed: int, *stream: int | str) -> random.Random:
@@ -32,12 +34,10 @@ def make_rng(seed: int, *stream: int | str) -> random.Random:
 
 
 def resolve_variant(variant: str | Variant) -> Variant:
+    """A :class:`Variant` or its name (``canonical``, ``hard``, ``canonical-A`` ...; ValueError if unknown)."""
     if isinstance(variant, Variant):
         return variant
-    try:
-        return VARIANTS[variant]
-    except KeyError:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}") from None
+    return variant_named(variant)
 
 
 def _serialise(v) -> object:
@@ -53,16 +53,32 @@ def _serialise(v) -> object:
 
 
 def generate_example(family: str, variant: str | Variant, rng: random.Random) -> Example:
-    """One example of ``family`` as the official dict (answers, epochs, family, objects, question)."""
+    """One example of ``family`` as the official dict (answers, epochs, family, objects, question).
+
+    A variant with a compositional split (``variant.combos``, combos.py) draws examples from ``rng`` until one
+    has every object's colour × shape pair in the split (free attributes are drawn inside the split, so only
+    questions that force a pair of the other half are drawn again)."""
     if family not in TEMPLATES:
         raise ValueError(f"unknown COG family {family!r}")
     variant = resolve_variant(variant)
+    if variant.combos is None:
+        return _example(family, variant, rng)
+    if variant.combos not in COMBO_SPLITS:
+        raise ValueError(f"unknown compositional split {variant.combos!r}; expected one of {COMBO_SPLITS}")
+    for _ in range(MAX_DRAWS):
+        ex = _example(family, variant, rng)
+        if not outside(ex["objects"], variant.combos):
+            return ex
+    raise RuntimeError(f"no {family} example inside split {variant.combos} in {MAX_DRAWS} draws")  # pragma: no cover
+
+
+def _example(family: str, variant: Variant, rng: random.Random) -> Example:
     E = variant.frames
     root = TEMPLATES[family](rng)
     if family in FIXED_SCENE_FAMILIES:
-        scene = build_fixed_scene(family, root, E, rng)
+        scene = build_fixed_scene(family, root, E, rng, variant.combos)
     else:
-        scene = Scene(E, variant.lookback, rng)
+        scene = Scene(E, variant.lookback, rng, variant.combos)
         n_distractors = rng.randint(1, variant.distractors) if variant.distractors > 0 else 0
         order = guess_order(root)
         for t in range(E - 1, -1, -1):
