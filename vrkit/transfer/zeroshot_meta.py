@@ -120,8 +120,8 @@ def train_ttnet(head: nn.Module, theta0: Tensor, deltas: Tensor, gamma: Tensor, 
         total.backward()
         opt.step()
         if step % max(1, steps // 10) == 0 or step == steps - 1:
-            log.append({"step": step, "mode": mode, "regression": round(float(reg), 5),
-                        "consistency": round(float(cons), 5)})
+            log.append({"step": step, "mode": mode, "regression": round(float(reg.detach()), 5),
+                        "consistency": round(float(cons.detach()), 5)})
     return net, sigma, log
 
 
