@@ -26,7 +26,7 @@ def _cmd(args: argparse.Namespace) -> int:
             continue
         run_zeroshot(spec, args.log)
     if not args.no_report and not args.dry_run:
-        paths = write_zeroshot_report([args.out])
+        paths = write_zeroshot_report([args.out], args.report_out)
         for kind, path in paths.items():
             print(f"wrote {kind}: {path}", file=sys.stderr)
         print(paths["zeroshot"].read_text(encoding="utf-8"))
@@ -52,6 +52,8 @@ def add_zeroshot(recipes: argparse._SubParsersAction, names: Callable[[str], lis
     q.add_argument("--test-n", type=int, help="test examples per held-out family")
     q.add_argument("--minutes", type=float, help="backbone training budget in minutes")
     q.add_argument("--no-report", action="store_true", help="do not write the tables and figures")
+    q.add_argument("--report-out", help="write the tables and figures here (default: --out), e.g. "
+                                        "docs/results/zeroshot after a finished run")
     q.add_argument("--dry-run", action="store_true", help="list the stages and exit")
     add_threads_argument(q)
     q.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. model.dim=32")
