@@ -54,11 +54,14 @@ def temporal(tmp_path_factory):
 def test_temporal_table_counts_and_figure(temporal, capsys):
     out, _ = temporal
     header, rows = _md_table((out / "results.md").read_text(encoding="utf-8"))
-    assert header == ["task", "canonical → canonical", "canonical → hard (zero-shot)",
-                      "canonical + ft hard [full] → hard", "canonical + ft hard [head] → hard", "hard → hard"]
+    assert header == ["task", "canonical → canonical", "paper", "canonical → hard (zero-shot)", "paper",
+                      "canonical + ft hard [full] → hard", "paper", "canonical + ft hard [head] → hard",
+                      "hard → hard", "paper"]
     assert list(rows) == ["all"]
-    for cell in rows["all"]:
-        assert cell.endswith("(n=20)") and " ± 0.0 " in cell  # one seed: std 0
+    assert [rows["all"][i] for i in (1, 3, 5, 8)] == ["98.0", "91.6", "96.7", "96.1"]  # the paper's SAMNet
+    for i, cell in enumerate(rows["all"]):
+        if i not in (1, 3, 5, 8):
+            assert cell.endswith("(n=20)") and " ± 0.0 " in cell  # one seed: std 0
     csv_rows = _rows(out / "results.csv")
     assert len(csv_rows) == 5 and {r["examples_per_seed"] for r in csv_rows} == {"20"}
     assert {r["seeds"] for r in csv_rows} == {"0"}

@@ -27,11 +27,13 @@ def _log(line: str) -> None:
 
 def _cmd_recipe(args: argparse.Namespace) -> int:
     from vrkit.transfer import RecipeSpec, parse_partitions, run_recipe, write_report
-    from vrkit.transfer.recipes import plan
+    from vrkit.transfer.recipes import GPU_STEP_SECONDS, plan
 
     threads = apply_thread_policy(args.threads)
     print(f"torch threads: {threads['threads']} ({threads['source']})", file=sys.stderr)
-    world = getattr(args, "world", None) or ("clevr" if args.recipe == "feature" else "cog")
+    from vrkit.transfer.recipes import DEFAULT_WORLD
+
+    world = getattr(args, "world", None) or DEFAULT_WORLD[args.recipe]
     partitions = parse_partitions(getattr(args, "partition", None))
     for model in args.model:
         spec = RecipeSpec(recipe=args.recipe, model=model, scale=args.scale, seeds=args.seeds, out=args.out,
@@ -40,7 +42,7 @@ def _cmd_recipe(args: argparse.Namespace) -> int:
                           test_n=args.test_n, ft_n=args.ft_n, ft_epochs=args.ft_epochs, ft_val_n=args.ft_val_n,
                           minutes=args.minutes)
         if args.dry_run:
-            print("\n".join(plan(spec)))
+            print("\n".join(plan(spec, args.gpu_step_seconds or GPU_STEP_SECONDS)))
             continue
         run_recipe(spec, _log)
     if not args.no_report and not args.dry_run:
@@ -77,7 +79,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, help="wall-clock budget of the whole recipe (cpu default 30; 0 = no cap, "
                    "then runs are epoch-exact and machine-independent)")
     p.add_argument("--no-report", action="store_true", help="do not write the tables and figure")
-    p.add_argument("--dry-run", action="store_true", help="list the stages (and training budget) and exit")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (stages, data sizes, epochs, steps, expected GPU-hours) and exit")
+    p.add_argument("--gpu-step-seconds", type=float,
+                   help="seconds per training step on one GPU for the dry run's estimate (default: "
+                        "recipes.GPU_STEP_SECONDS, an assumption; measure yours)")
     add_threads_argument(p)
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. model.dim=32")
 
@@ -88,8 +94,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = rs.add_parser("temporal", help="COG canonical → hard: zero-shot, 1-epoch fine-tune, train on hard")
     _common(q)
     q.set_defaults(handler=_cmd_recipe)
-    q = rs.add_parser("feature", help="CLEVR-CoGenT: train A, test A/B, fine-tune on a small B set")
+    q = rs.add_parser("feature", help="CLEVR-CoGenT (or COG's colour x shape split): train A, test A/B, "
+                                      "fine-tune on a small B set")
     _common(q)
+    q.add_argument("--world", choices=("clevr", "cog"), default="clevr",
+                   help="clevr: CoGenT A/B; cog: half A/B of the colour x shape pairs (docs/world-cog.md)")
     q.set_defaults(handler=_cmd_recipe)
     q = rs.add_parser("reasoning", help="per task: only t, all, all but t (zero-shot), all but t + fine-tune")
     _common(q)

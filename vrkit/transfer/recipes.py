@@ -6,7 +6,8 @@ Results of model M, seed s live in ``<out>/<M>/seed<s>/<stage>/results.json``; t
 
 * temporal (COG): train canonical → test canonical; zero-shot on hard; fine-tune (1 epoch) on hard → test hard;
   train hard → test hard.
-* feature (CLEVR-CoGenT): train A → test A, B; fine-tune on a small B set → test A, B.
+* feature (CLEVR-CoGenT, or COG's colour × shape split with ``--world cog``: ``worlds/cog/combos.py``): train A →
+  test A, B; fine-tune on a small B set → test A, B.
 * reasoning (COG groups or CLEVR question types): per task t: train on t only; on all tasks; on all but t
   (zero-shot on t); all-but-t then fine-tune on t; CLEVR adds the control of Fig. 5 (the all-tasks model
   fine-tuned on t); plus user partitions (train on a union of tasks, test on every task). The COG tasks are
@@ -28,6 +29,7 @@ from vrkit.transfer.scale import RECIPE_SIZES, SIZES, ScaleSizes, base_config, d
 from vrkit.transfer.stages import Stage, run_stages
 
 RECIPES = ("temporal", "feature", "reasoning")
+DEFAULT_WORLD = {"temporal": "cog", "feature": "clevr", "reasoning": "cog"}
 FT_MODES = ("full", "head", "flex-full", "flex-fast", "flex-faster")
 TEST_SEED = 900_001  # test sets are the same for every model and seed
 VAL_SEED = 900_002  # flex-tuning selection sets
@@ -96,7 +98,8 @@ class _Ctx:
     def __init__(self, spec: RecipeSpec, seed: int, base: TrainConfig, train_budget: float | None) -> None:
         self.spec, self.seed, self.base, self.sizes = spec, seed, base, spec.sizes()
         self.budget = train_budget
-        self.meta = {"recipe": spec.recipe, "model": spec.model, "seed": seed, "world": spec.world,
+        self.meta = {"recipe": table_label(spec.recipe, spec.world), "model": spec.model, "seed": seed,
+                     "world": spec.world,
                      "scale": spec.scale}
 
     def train(self, name: str, *, variant: str | None = None, families: Any = None) -> Stage:
@@ -108,7 +111,7 @@ class _Ctx:
             return _relative(train_run(cfg, sdir / "run"), sdir)
 
         return Stage(name, "train", fn, {**self.meta, "variant": variant, "families": families,
-                                         "budget": cfg.trainer.max_minutes})
+                                         "budget": cfg.trainer.max_minutes, **_sizes(cfg)})
 
     def finetune(self, name: str, source: str, mode: str, *, variant: str | None, families: Any) -> Stage:
         s = self.sizes
@@ -130,7 +133,7 @@ class _Ctx:
 
             return _relative(flex_tune(cfg, ckpt, sdir / "flex", mode.split("-", 1)[1], val), sdir)
 
-        return Stage(name, "finetune", fn, {**self.meta, "ft_mode": mode, "source": source})
+        return Stage(name, "finetune", fn, {**self.meta, "ft_mode": mode, "source": source, **_sizes(cfg)})
 
     def test(self, name: str, source: str, condition: str, task: str, *, variant: str | None,
              families: Any, **meta: Any) -> Stage:
@@ -147,7 +150,12 @@ class _Ctx:
                     "test_families": src.families}
 
         return Stage(name, "test", fn, {**self.meta, "condition": condition, "task": task, "source": source,
-                                        **meta})
+                                        "test_n": src.n, **meta})
+
+
+def _sizes(cfg: TrainConfig) -> dict[str, Any]:
+    """What a training stage's plan states: examples per epoch, epochs, batch size."""
+    return {"train_n": cfg.data.train.n, "epochs": cfg.trainer.max_epochs, "batch": cfg.data.batch_size}
 
 
 def _relative(res: dict[str, Any], sdir: Path) -> dict[str, Any]:
@@ -180,16 +188,21 @@ def _temporal(c: _Ctx) -> list[Stage]:
 
 
 def _feature(c: _Ctx) -> list[Stage]:
-    if c.spec.world != "clevr":
-        raise InputError("the feature recipe runs on CLEVR-CoGenT (--world clevr)")
-    st = [c.train("train_A", variant="A")]
+    if c.spec.world not in ("clevr", "cog"):
+        raise InputError(f"the feature recipe runs on CLEVR-CoGenT or COG, not {c.spec.world!r}")
+    if c.spec.world == "clevr":
+        var = {"A": "A", "B": "B"}
+    else:  # COG: the base config's variant (canonical, hard) with each half of the colour x shape pairs
+        base = c.base.data.variant.partition("-")[0]
+        var = {k: f"{base}-{k}" for k in ("A", "B")}
+    st = [c.train("train_A", variant=var["A"])]
     for cond in ("A", "B"):
-        st.append(c.test(f"test_A_on_{cond}", "train_A", "train A", cond, variant=cond, families=None))
+        st.append(c.test(f"test_A_on_{cond}", "train_A", "train A", cond, variant=var[cond], families=None))
     for mode in c.spec.ft_modes:
-        st.append(c.finetune(f"ft_{mode}_B", "train_A", mode, variant="B", families=None))
+        st.append(c.finetune(f"ft_{mode}_B", "train_A", mode, variant=var["B"], families=None))
         for cond in ("A", "B"):
             st.append(c.test(f"test_ft_{mode}_on_{cond}", f"ft_{mode}_B", f"train A + ft B [{mode}]", cond,
-                             variant=cond, families=None, ft_mode=mode))
+                             variant=var[cond], families=None, ft_mode=mode))
     return st
 
 
@@ -231,6 +244,12 @@ BUILDERS: dict[str, Callable[[_Ctx], list[Stage]]] = {
     "temporal": _temporal, "feature": _feature, "reasoning": _reasoning}
 
 
+def table_label(recipe: str, world: str) -> str:
+    """The name results and tables carry: the recipe on its paper world (temporal and reasoning on COG,
+    feature on CLEVR-CoGenT), else ``<recipe>_<world>`` (``feature_cog``, ``reasoning_clevr``)."""
+    return recipe if DEFAULT_WORLD.get(recipe) == world else f"{recipe}_{world}"
+
+
 def build_stages(spec: RecipeSpec, seed: int, base: TrainConfig | None = None) -> list[Stage]:
     """The stage list of ``spec`` for one seed (training budgets split per the scale's recipe minutes)."""
     if spec.recipe not in BUILDERS:
@@ -252,17 +271,39 @@ def build_stages(spec: RecipeSpec, seed: int, base: TrainConfig | None = None) -
     return stages
 
 
-def plan(spec: RecipeSpec) -> list[str]:
-    """One line per stage of every seed (kind, name, training budget in minutes): what a run would do."""
+GPU_STEP_SECONDS = 0.25  # assumed seconds per training step on one GPU (see plan); --gpu-step-seconds overrides
+EVAL_COST = 1 / 3  # a test example costs about a third of a training example (forward pass only)
+
+
+def plan(spec: RecipeSpec, step_seconds: float = GPU_STEP_SECONDS) -> list[str]:
+    """What a run would do, without training: one line per stage of every seed (kind, name, examples per epoch
+    x epochs = steps at the batch size; test examples), then the totals and the expected GPU-hours at
+    ``step_seconds`` per training step (an assumption to replace with a measured figure: a test batch is
+    counted as ``EVAL_COST`` of a step). Open-ended training runs are capped by epochs at paper scale and by
+    the recipe's minutes at cpu scale (stated per run)."""
+    import math
+
     base = base_config(spec.world, spec.model, spec.scale, spec.config, spec.overrides)
-    lines = []
+    lines, steps, evals = [], 0, 0.0
     for seed in spec.seeds:
         for st in build_stages(spec, seed, base):
+            m = st.meta
             done = (spec.results_dir(seed) / st.name / "results.json").is_file()
-            lines.append(f"{spec.model} seed {seed} {st.kind:<8} {st.name}{'  (done)' if done else ''}")
+            if st.kind == "test":
+                what = f"{m['test_n']} test examples"
+                evals += EVAL_COST * math.ceil(m["test_n"] / base.data.batch_size)
+            else:
+                n = m["epochs"] * math.ceil(m["train_n"] / m["batch"])
+                steps += n
+                what = f"{m['train_n']} examples x {m['epochs']} epoch(s) = {n} steps of {m['batch']}"
+            lines.append(f"{spec.model} seed {seed} {st.kind:<8} {st.name}: {what}{'  (done)' if done else ''}")
     share = next((s.meta["budget"] for s in build_stages(spec, spec.seeds[0], base) if s.kind == "train"), None)
     lines.append(f"training budget per run: {'no cap' if share is None else f'{share:.2f} min'} "
                  f"(max_epochs {base.trainer.max_epochs})")
+    hours = (steps + evals) * step_seconds / 3600
+    lines.append(f"total: {steps} training steps + {evals:.0f} step-equivalents of tests; expected "
+                 f"{hours:.1f} GPU-hours at {step_seconds:g} s per step (assumed, not measured: pass "
+                 f"--gpu-step-seconds with your GPU's figure)")
     return lines
 
 

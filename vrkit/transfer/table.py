@@ -149,11 +149,18 @@ def to_csv(cells: Sequence[Cell]) -> str:
 
 
 def to_markdown(cells: Sequence[Cell]) -> str:
-    """One table per (recipe, model): rows = tasks, columns = conditions (temporal: a single task column)."""
+    """One table per (recipe, model): rows = tasks, columns = conditions (temporal: a single task column), each
+    condition a paper reports followed by a "paper" column with the published figure (paper_figures.py); per
+    recipe then the published reference models vrkit does not have and whether the papers' directions hold
+    (direction.py)."""
+    from vrkit.transfer.direction import direction_lines
+    from vrkit.transfer.paper_figures import figure, reference_models
+
     lines: list[str] = []
     for recipe in ordered(c.recipe for c in cells):
         rc = [c for c in cells if c.recipe == recipe]
-        for model in ordered(c.model for c in rc):
+        models = ordered(c.model for c in rc)
+        for model in models:
             mc = [c for c in rc if c.model == model]
             seeds = sorted({s for c in mc for s in c.seeds})
             lines.append(f"### {recipe} — {model} (seeds {', '.join(map(str, seeds))}; "
@@ -161,13 +168,43 @@ def to_markdown(cells: Sequence[Cell]) -> str:
             lines.append("")
             conds, tasks = ordered(c.condition for c in mc), ordered(c.task for c in mc)
             by = {(c.condition, c.task): c for c in mc}
-            lines.append("| task | " + " | ".join(conds) + " |")
-            lines.append("|---|" + "---|" * len(conds))
+            published = {k for k in conds for t in tasks if figure(recipe, model, k, t)}
+            head = [h for k in conds for h in ((k, "paper") if k in published else (k,))]
+            lines.append("| task | " + " | ".join(head) + " |")
+            lines.append("|---|" + "---|" * len(head))
             for t in tasks:
-                row = [by[(k, t)].text() if (k, t) in by else "—" for k in conds]
+                row = []
+                for k in conds:
+                    row.append(by[(k, t)].text() if (k, t) in by else "—")
+                    if k in published:
+                        f = figure(recipe, model, k, t)
+                        row.append("—" if f is None else f"{f.value:.1f}")
                 lines.append(f"| {t} | " + " | ".join(row) + " |")
             lines.append("")
+            figs = [f for k in published for t in tasks if (f := figure(recipe, model, k, t))]
+            if figs:
+                lines += ["paper: " + "; ".join(ordered([f.source for f in figs] + [f.note for f in figs if f.note])),
+                          ""]
+        refs = reference_models(recipe, models)
+        if refs:
+            lines += [f"Published reference models for {recipe} (not measured here; accuracy %):", ""]
+            for m in refs:
+                figs = _figures_of(recipe, m)
+                cellsof = "; ".join(f"{f.condition} → {f.task} {f.value:.1f}" for f in figs)
+                lines.append(f"- {m}: {cellsof} ({figs[0].source})")
+            lines.append("")
+        claims = direction_lines(recipe, rc)
+        if claims:
+            lines += [f"Paper's direction in these numbers ({recipe}; docs/transfer.md, \"Reading the tables\"):", ""]
+            lines += [f"- {c}" for c in claims]
+            lines.append("")
     return "\n".join(lines)
+
+
+def _figures_of(recipe: str, model: str) -> list:
+    from vrkit.transfer.paper_figures import FIGURES
+
+    return [f for f in FIGURES if f.recipe == recipe and f.model == model]
 
 
 def flex_units_markdown(finetunes: Sequence[dict[str, Any]]) -> str:
