@@ -129,6 +129,11 @@ def test_cog_feature_recipe_end_to_end(tmp_path, capsys):
         res = json.loads((seed / stage / "results.json").read_text())
         assert (res["test_variant"], res["examples"], res["recipe"]) == (variant, 20, "feature_cog")
     assert (out / "figure_feature_cog.png").read_bytes()[:8] == PNG
+    # `vrkit report` renders the table with its direction lines into the one page
+    html = tmp_path / "report.html"
+    assert main(["report", str(out), "--out", str(html)]) == 0
+    page = html.read_text(encoding="utf-8")
+    assert "feature_cog" in page and "B below A (train A) for every model" in page
 
 
 @pytest.mark.parametrize(("recipe", "world"), [("temporal", "cog"), ("feature", "clevr"), ("feature", "cog"),
