@@ -107,6 +107,33 @@ def run_curve(args: argparse.Namespace) -> dict[str, Any]:
             "command": " ".join(["python", "bench/learning_curve.py", *sys.argv[1:]])}
 
 
+def longest_runs() -> list[dict]:
+    """Every learning_curve_*.json, keeping per curve (model, path, options) the longest run: a 5-minute run is
+    the start of a 30-minute one. Each gets a ``label``."""
+    longest: dict[str, dict] = {}
+    for f in sorted(RESULTS.glob("learning_curve_*.json")):
+        r = json.loads(f.read_text())
+        pix = f" {r['precision']} {r['image_size']} px" if r["path"] == "pixels" else ""
+        options = [o.split(".", 1)[-1] for o in r.get("overrides", []) if not o.startswith("data.workers")]
+        label = f"{r['model']} {r['path']}{pix}" + (f" ({', '.join(options)})" if options else "")
+        if label not in longest or r["minutes"] > longest[label]["minutes"]:
+            longest[label] = {**r, "label": label}
+    return list(longest.values())
+
+
+def table() -> str:
+    """The README's Markdown table: the last point of each curve of :func:`longest_runs`."""
+    lines = ["| curve | parameters | training | updates × batch | fresh | official sample | prior / chance "
+             "| load (1 min) |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(longest_runs(), key=lambda r: (r["model"], r["path"], r["label"])):
+        p = r["points"][-1]
+        official = f"{100 * p['official']:.1f} %" if "official" in p else "—"
+        lines.append(f"| {r['label']} | {r['params']:,} | {r['minutes']:g} min | {p['steps']:,} × {r['batch']} | "
+                     f"{100 * p['fresh']:.1f} % | {official} | {100 * r['prior']:.1f} / {100 * r['chance']:.1f} % | "
+                     f"{r['machine']['load_avg_1m']} |")
+    return "\n".join(lines)
+
+
 def figure(out: Path) -> Path:
     """One panel against minutes, one against examples seen; every learning_curve_*.json."""
     import matplotlib
@@ -116,15 +143,7 @@ def figure(out: Path) -> Path:
 
     from vrkit.utils.atomic import atomic_path
 
-    longest: dict[str, dict] = {}  # per curve label, the longest run (a 5-minute run is the start of a 30-minute one)
-    for f in sorted(RESULTS.glob("learning_curve_*.json")):
-        r = json.loads(f.read_text())
-        pix = f" {r['precision']} {r['image_size']} px" if r["path"] == "pixels" else ""
-        options = [o.split(".", 1)[-1] for o in r.get("overrides", []) if not o.startswith("data.workers")]
-        label = f"{r['model']} {r['path']}{pix}" + (f" ({', '.join(options)})" if options else "")
-        if label not in longest or r["minutes"] > longest[label]["minutes"]:
-            longest[label] = {**r, "label": label}
-    runs = list(longest.values())
+    runs = longest_runs()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     for r in runs:
         label = r["label"]
@@ -172,8 +191,12 @@ def main() -> None:
     ap.add_argument("--tag", default=None)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     ap.add_argument("--figure", action="store_true", help="only draw docs/img/learning_curves.png from the results")
+    ap.add_argument("--table", action="store_true", help="only print the README's Markdown table of the results")
     add_threads_argument(ap)
     args = ap.parse_args()
+    if args.table:
+        print(table())
+        return
     if not args.figure:
         res = run_curve(args)
         name = f"learning_curve_{args.model}_{args.path}_{res['precision']}" + (f"_{args.tag}" if args.tag else "")
