@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
 
-from vrkit.worlds.clevr.dataset import ClevrGenerateConfig, generate_clevr  # noqa: E402
+from vrkit.worlds.clevr.writer import ClevrGenerateConfig, generate_clevr  # noqa: E402
 
 
 def run(n: int, width: int, height: int, workers: int, qpi: int) -> dict:

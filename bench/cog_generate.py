@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
 
 from vrkit.worlds.cog.constants import FAMILIES, VARIANTS  # noqa: E402
-from vrkit.worlds.cog.dataset import GenerateConfig, generate_dataset  # noqa: E402
 from vrkit.worlds.cog.generator import generate_example, make_rng  # noqa: E402
 from vrkit.worlds.cog.io import dumps  # noqa: E402
+from vrkit.worlds.cog.writer import GenerateConfig, generate_dataset  # noqa: E402
 
 REFERENCE = {"canonical": 530.0, "hard": 98.0}
 

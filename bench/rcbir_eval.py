@@ -47,7 +47,7 @@ def _log(msg: str) -> None:
 
 
 def generate_eval_set(work: Path, n: int, size: int, seed: int, workers: int) -> Path:
-    from vrkit.worlds.clevr.dataset import ClevrGenerateConfig, generate_clevr
+    from vrkit.worlds.clevr.writer import ClevrGenerateConfig, generate_clevr
 
     out = work / "data"
     if not (out / "scenes" / "CLEVR_val_scenes.json").is_file():

@@ -10,7 +10,7 @@ SIZE = 32
 
 def make_clevr(root: Path, n: int = N_IMAGES, seed: int = 3, split: str = "val") -> Path:
     """``n`` rendered images (SIZE px, 2 questions each) in the official layout under ``root``."""
-    from vrkit.worlds.clevr.dataset import ClevrGenerateConfig, generate_clevr
+    from vrkit.worlds.clevr.writer import ClevrGenerateConfig, generate_clevr
 
     generate_clevr(ClevrGenerateConfig(n_images=n, questions_per_image=2, split=split, seed=seed, width=SIZE,
                                        height=SIZE, out=str(root), workers=1))

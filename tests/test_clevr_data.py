@@ -18,9 +18,9 @@ from vrkit.data.clevr import ANSWER_INDEX, QTYPE_INDEX, STATE_FEATURES, ClevrDat
 from vrkit.data.clevr_vocab import ClevrVocab, tokenize
 from vrkit.errors import InputError
 from vrkit.worlds.clevr.constants import ANSWERS, COGENT, COLORS, MATERIALS, SHAPES, SIZES, question_type
-from vrkit.worlds.clevr.dataset import ClevrGenerateConfig, generate_clevr, make_scene, read_manifest
 from vrkit.worlds.clevr.io import read_questions, read_scenes
 from vrkit.worlds.clevr.render import render_scene
+from vrkit.worlds.clevr.writer import ClevrGenerateConfig, generate_clevr, make_scene, read_manifest
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -52,7 +52,7 @@ def _generate_clevr(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vrkit.utils.files import check_output_dir
-    from vrkit.worlds.clevr.dataset import ClevrGenerateConfig, generate_clevr
+    from vrkit.worlds.clevr.writer import ClevrGenerateConfig, generate_clevr
 
     if args.condition not in ("A", "B", "all", "unrestricted"):
         raise InputError(f"--condition must be A, B or all, got {args.condition!r}")

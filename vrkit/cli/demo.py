@@ -92,7 +92,7 @@ def run_demo(out: Path, minutes: float, n_per_family: int, families: str, seed: 
     from vrkit.engine.run import train
     from vrkit.utils.atomic import atomic_write_text
     from vrkit.worlds.cog.constants import GROUPS, VARIANTS, resolve_families
-    from vrkit.worlds.cog.dataset import GenerateConfig, generate_dataset
+    from vrkit.worlds.cog.writer import GenerateConfig, generate_dataset
 
     fams = resolve_families(families.split(",") if "," in families else families)
     t0 = time.time()

@@ -64,7 +64,7 @@ def _generate_cog(args: argparse.Namespace) -> int:
 
     from vrkit.utils.files import check_output_dir
     from vrkit.worlds.cog.constants import VARIANTS
-    from vrkit.worlds.cog.dataset import GenerateConfig, generate_dataset, plan_files
+    from vrkit.worlds.cog.writer import GenerateConfig, generate_dataset, plan_files
 
     variant = VARIANTS[args.variant]
     name = args.variant

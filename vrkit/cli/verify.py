@@ -20,7 +20,7 @@ from pathlib import Path
 from vrkit.errors import InputError
 from vrkit.utils.atomic import sha256_file
 from vrkit.utils.files import read_json
-from vrkit.worlds.clevr.dataset import MANIFEST
+from vrkit.worlds.clevr.writer import MANIFEST
 from vrkit.worlds.cog import io as cog_io
 from vrkit.worlds.manifest import PREFIX, beside, legacy_inside, split_of
 
@@ -145,7 +145,7 @@ def verify(root: Path) -> tuple[int, list[str]]:
         raise InputError(f"no {PREFIX}<split>.json beside a split folder (not a vrkit-generated dataset?)", root)
     lines: list[str] = []
     if clevr:
-        from vrkit.worlds.clevr.dataset import read_manifest
+        from vrkit.worlds.clevr.writer import read_manifest
 
         lines += _clevr(root, read_manifest(root))
     for d in sorted(cog_dirs):

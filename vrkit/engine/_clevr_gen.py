@@ -7,7 +7,7 @@ of everything that determines its bytes (:class:`GenSpec`), then read with :clas
   call at all) and questions from the question engine restricted to the templates of the selected question
   types; no images are written. Scene ``i`` of split ``<name>`` is drawn from ``[seed, crc32(name), 0, i]``
   and the questions of window ``w`` (250 images) from ``[seed, crc32(name), 1, w]``, as in
-  :func:`vrkit.worlds.clevr.dataset.generate_clevr`.
+  :func:`vrkit.worlds.clevr.writer.generate_clevr`.
 * pixel path: :func:`generate_clevr` (rendered PNGs at ``image_size``², visibility-checked scenes, all
   templates); the question-type filter is applied by the datamodule afterwards.
 
@@ -161,7 +161,7 @@ def _symbolic(spec: GenSpec, out: Path, n_images: int, templates: list) -> int:
 
 def _pixels(spec: GenSpec, out: Path, n_images: int, workers: int) -> int:
     """:func:`generate_clevr` of ``n_images`` rendered images; returns the number of selected questions."""
-    from vrkit.worlds.clevr.dataset import ClevrGenerateConfig, generate_clevr
+    from vrkit.worlds.clevr.writer import ClevrGenerateConfig, generate_clevr
 
     cfg = ClevrGenerateConfig(n_images=n_images, questions_per_image=QUESTIONS_PER_IMAGE, split=spec.split,
                               condition=spec.condition, seed=spec.seed, width=spec.image_size,

@@ -12,7 +12,7 @@ from vrkit.cli import main
 from vrkit.errors import InputError
 from vrkit.worlds.cog import io
 from vrkit.worlds.cog.constants import FAMILIES, VARIANTS, Variant
-from vrkit.worlds.cog.dataset import GenerateConfig, generate_dataset, plan_files
+from vrkit.worlds.cog.writer import GenerateConfig, generate_dataset, plan_files
 
 
 def _files(root: Path) -> dict[str, bytes]:
