@@ -93,8 +93,8 @@ def test_streams_take_the_split_from_the_variant_name():
 
 
 def test_training_configs_accept_split_variants_and_reject_unknown_ones():
-    from vrkit.engine.cog_data import CogDataModule
     from vrkit.engine.config import DataConfig
+    from vrkit.engine.datamodules.cog import CogDataModule
 
     CogDataModule.check_config(DataConfig(world="cog", variant="hard-A"))
     with pytest.raises(ValueError, match="data.variant: unknown COG variant 'hard-C'"):

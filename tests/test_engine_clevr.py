@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from vrkit.cli import main
-from vrkit.engine.clevr_data import TYPE_NAMES, ClevrDataModule, resolve_types
 from vrkit.engine.config import DataConfig, SourceConfig, from_dict, load_config
+from vrkit.engine.datamodules.clevr import TYPE_NAMES, ClevrDataModule, resolve_types
 from vrkit.engine.run import train
 from vrkit.errors import InputError
 from vrkit.worlds.clevr.constants import ANSWERS

@@ -201,7 +201,7 @@ def test_answer_balanced_needs_files():
 def test_datamodule_balancing_growing_batches_and_epoch_determinism(cog_sample):
     from collections import Counter
 
-    from vrkit.engine.cog_data import CogDataModule
+    from vrkit.engine.datamodules.cog import CogDataModule
 
     val = str(cog_sample / "val_4_3_1")
     over = [f"data.train={{kind: files, paths: [{val}], n: 96}}", "data.val=null", "data.families=Basic",

@@ -158,7 +158,7 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert final["steps"] == 64 // 16 // 2  # each rank sees half of the epoch
     fams = final["val"]["families"]
     # every validation example counted exactly once over the two ranks
-    from vrkit.engine.cog_data import CogDataModule
+    from vrkit.engine.datamodules.cog import CogDataModule
 
     cfg = load_config(cfg_path)
     ds = CogDataModule(cfg.data, cfg.optim, cfg.seed).dataset("val")

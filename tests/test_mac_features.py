@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from vrkit.data.features_h5 import FeatureMaps
-from vrkit.engine.clevr_data import ClevrDataModule
 from vrkit.engine.config import DataConfig, SourceConfig, from_dict, load_config
+from vrkit.engine.datamodules.clevr import ClevrDataModule
 from vrkit.errors import InputError
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -140,7 +140,7 @@ def test_index_pool_mean_max_are_normalised_pairs_and_sum_is_the_raw_vector(buil
     assert (np.linalg.norm(mean, axis=1) <= 1 + 1e-5).all() and (np.abs(mx) <= 1 + 1e-6).all()
     assert (mx >= mean - 1e-6).all() and np.abs(mx - mean).max() > 1e-3  # max over pairs ≥ their mean
     task = load_task(built["ckpt"])
-    from vrkit.engine.clevr_data import template_vocab
+    from vrkit.engine.datamodules.clevr import template_vocab
     from vrkit.retrieval.features import GENERIC_QUESTION
 
     batch = task.prepare(make_batch(open_image_set(built["data"], None), list(range(4)),

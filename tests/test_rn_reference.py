@@ -178,7 +178,7 @@ def test_converted_checkpoints_compute_the_reference(ref_dir: Path, tmp_path: Pa
 
 
 def test_words_and_answers_files_map_the_rows(ref_dir: Path, tmp_path: Path) -> None:
-    from vrkit.engine.clevr_data import template_vocab
+    from vrkit.engine.datamodules.clevr import template_vocab
     from vrkit.worlds.clevr.constants import ANSWERS
 
     tokens = template_vocab().tokens

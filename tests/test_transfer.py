@@ -178,7 +178,7 @@ def test_flex_tuning_changes_only_the_selected_unit(tmp_path, criterion):
 
 def test_feature_end_to_end_and_clevr_reasoning_conditions(tmp_path, monkeypatch, capsys):
     """CLEVR-CoGenT feature transfer at tiny scale; the CLEVR reasoning protocol adds Fig. 5's control."""
-    pytest.importorskip("vrkit.engine.clevr_data")
+    pytest.importorskip("vrkit.engine.datamodules.clevr")
     from vrkit.transfer import RecipeSpec, build_stages
 
     monkeypatch.setenv("VRKIT_CACHE_DIR", str(tmp_path / "cache"))

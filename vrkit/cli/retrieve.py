@@ -58,7 +58,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     modes = ("soft", "hard") if args.mode == "both" else (args.mode,)
     cache = args.cache_dir
     if cache is None:
-        from vrkit.engine.clevr_data import cache_root
+        from vrkit.engine.datamodules.clevr import cache_root
 
         cache = cache_root() / "rcbir-ged"
     if str(cache) != "none":

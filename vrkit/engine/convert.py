@@ -132,7 +132,7 @@ def mac_reference_config(options: dict[str, Any], seed: int = 0) -> TrainConfig:
     path; the sources name no files: give them to ``vrkit eval`` / fine-tuning), ``mac`` with the reference
     sizes ``options`` (:func:`~vrkit.models.mi_prometheus.reference_mac_options`), and the reference's
     optimiser settings (configs/mac/default_clevr.yaml: Adam 1e-4, gradient values clipped to 10)."""
-    from vrkit.engine.clevr_data import ClevrDataModule
+    from vrkit.engine.datamodules.clevr import ClevrDataModule
 
     opts = {k: v for k, v in options.items() if k != "num_answers"}
     opts["vocab_size"] = ClevrDataModule.io_config()["vocab_size"]
@@ -234,7 +234,7 @@ def convert_rn_clevr(ref_path: str | Path, out: str | Path, variant: str, words:
     dictionaries (:func:`read_word_ids`, :func:`read_answer_order`) to map the embedding rows to vrkit's CLEVR
     vocabulary and the classifier rows to vrkit's answer order; without them both stay in the reference's
     order (and sizes). Returns the origin record stored in the checkpoint."""
-    from vrkit.engine.clevr_data import template_vocab
+    from vrkit.engine.datamodules.clevr import template_vocab
     from vrkit.models.rn_clevr import REFERENCE_TAG as RN_TAG
     from vrkit.models.rn_clevr import VARIANTS
     from vrkit.models.rn_clevr import ConversionError as RNConversionError

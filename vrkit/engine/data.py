@@ -25,8 +25,8 @@ SPLIT_SALT = {"train": 0, "val": 1, "test": 2}
 
 # world name -> "module:DataModule class"
 WORLDS: dict[str, str] = {
-    "cog": "vrkit.engine.cog_data:CogDataModule",
-    "clevr": "vrkit.engine.clevr_data:ClevrDataModule",
+    "cog": "vrkit.engine.datamodules.cog:CogDataModule",
+    "clevr": "vrkit.engine.datamodules.clevr:ClevrDataModule",
 }
 
 

@@ -119,7 +119,7 @@ def extract_index(ckpt: str | Path, data: str | Path, kind: str = "2s", split: s
     """
     from tqdm import tqdm
 
-    from vrkit.engine.clevr_data import template_vocab
+    from vrkit.engine.datamodules.clevr import template_vocab
     from vrkit.engine.evaluate import load_task
     from vrkit.retrieval._extract import check_kind
     from vrkit.retrieval._images import make_batch, open_image_set

@@ -132,7 +132,7 @@ def load_example(task: Any, source: SourceConfig, index: int, data_label: str) -
 
 def _vocab(world: str) -> list[str]:
     if world == "clevr":
-        from vrkit.engine.clevr_data import template_vocab
+        from vrkit.engine.datamodules.clevr import template_vocab
 
         return list(template_vocab().tokens)
     from vrkit.worlds.cog.constants import INPUT_VOCAB

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from vrkit.data import CogFileDataset, CogStreamDataset, collate_cog, encode_example
 from vrkit.engine.config import DataConfig, OptimConfig, SourceConfig
 from vrkit.engine.data import SPLIT_SALT as _SPLIT_SALT
-from vrkit.engine.datamodule import WorldDataModule
+from vrkit.engine.datamodules.base import WorldDataModule
 from vrkit.worlds.cog.constants import (
     FAMILIES,
     GROUPS,

@@ -1,4 +1,4 @@
-"""Generated CLEVR sets of the engine (private helper of :mod:`vrkit.engine.clevr_data`).
+"""Generated CLEVR sets of the engine (private helper of :mod:`vrkit.engine.datamodules.clevr`).
 
 A ``stream`` CLEVR source is generated once, in the official layout, into a cache directory keyed by a hash
 of everything that determines its bytes (:class:`GenSpec`), then read with :class:`vrkit.data.ClevrDataset`.

@@ -27,7 +27,7 @@ Sources:
   unrestricted: ``train``/``val``/``test``), or named explicitly: ``paths: [ROOT, valB]``. Loose files
   (``paths: [questions.json, scenes.json, images_dir]`` or a directory holding them) work too.
   ``n`` = samples per epoch (None = all).
-* ``stream``: ``n`` questions generated once into the cache (:mod:`vrkit.engine._clevr_gen`), seeded by
+* ``stream``: ``n`` questions generated once into the cache (:mod:`vrkit.engine.datamodules._clevr_gen`), seeded by
   ``seed`` (None: from the run seed and the split); the same set every epoch (shuffled).
 """
 
@@ -45,11 +45,11 @@ from torch.utils.data import Dataset
 
 from vrkit.data.clevr import ClevrDataset, collate_clevr
 from vrkit.data.clevr_vocab import ClevrVocab
-from vrkit.engine._clevr_gen import GenSpec, ensure_generated
-from vrkit.engine._clevr_gen import cache_root as cache_root  # public here (vrkit retrieve)
 from vrkit.engine.config import DataConfig, OptimConfig, SourceConfig
 from vrkit.engine.data import SPLIT_SALT as _SPLIT_SALT
-from vrkit.engine.datamodule import WorldDataModule
+from vrkit.engine.datamodules._clevr_gen import GenSpec, ensure_generated
+from vrkit.engine.datamodules._clevr_gen import cache_root as cache_root  # public here (vrkit retrieve)
+from vrkit.engine.datamodules.base import WorldDataModule
 from vrkit.errors import InputError
 from vrkit.worlds.clevr.constants import ANSWERS, QUESTION_TYPES
 
