@@ -1,5 +1,5 @@
-"""Transfer-learning experiments end to end (transfer.md): resumable stage lists for the temporal, feature
-and reasoning protocols, fine-tuning modes (full, head, flex-tuning), tables and figures."""
+"""Transfer-learning experiments end to end (Jayram et al., 2019; docs/transfer.md): resumable stage lists for
+the temporal, feature and reasoning protocols, fine-tuning modes (full, head, flex-tuning), tables and figures."""
 
 from vrkit.transfer.recipes import FT_MODES, RECIPES, RecipeSpec, build_stages, parse_partitions, run_recipe
 from vrkit.transfer.report import write_report

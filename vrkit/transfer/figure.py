@@ -1,4 +1,4 @@
-"""Bar figures laid out like the seed paper's (matplotlib, Agg backend, PNG written atomically).
+"""Bar figures laid out like those of Jayram et al., 2019 (matplotlib, Agg backend, PNG written atomically).
 
 * temporal (Fig. 4): one panel; x = condition (canonical→canonical, zero-shot, fine-tuned, hard→hard),
   one bar per model.

@@ -1,4 +1,5 @@
-"""Flex-tuning (seed 003, ch. 4.1): fine-tune exactly one unit of ``model.units()``, chosen automatically.
+"""Flex-tuning (Royer & Lampert, 2020, 'A flexible selection scheme for minimum-effort transfer learning';
+docs/transfer.md): fine-tune exactly one unit of ``model.units()``, chosen automatically.
 
 Criteria (each returns the one-unit fine-tuned model; validation accuracy = mean over families, COG
 convention, on the target domain's validation source):

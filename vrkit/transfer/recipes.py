@@ -1,4 +1,4 @@
-"""The three transfer protocols of ``transfer.md`` as stage lists (one list per model and seed).
+"""The three transfer protocols of Jayram et al., 2019 (docs/transfer.md) as stage lists (one list per model and seed).
 
 Results of model M, seed s live in ``<out>/<M>/seed<s>/<stage>/results.json``; test stages carry
 ``recipe, model, seed, condition, task, acc, examples`` (and the full per-family summary), which
@@ -11,7 +11,7 @@ Results of model M, seed s live in ``<out>/<M>/seed<s>/<stage>/results.json``; t
 * reasoning (COG groups or CLEVR question types): per task t: train on t only; on all tasks; on all but t
   (zero-shot on t); all-but-t then fine-tune on t; CLEVR adds the control of Fig. 5 (the all-tasks model
   fine-tuned on t); plus user partitions (train on a union of tasks, test on every task). The COG tasks are
-  the 10 groups of ``constants.GROUPS``: the 5 classification groups of the seed and our 5 pointing groups.
+  the 10 groups of ``constants.GROUPS``: the paper's 5 classification groups and our 5 pointing groups.
 Every fine-tuning condition is repeated for each fine-tuning mode: ``full``, ``head``, ``flex-full``,
 ``flex-fast``, ``flex-faster`` (:mod:`vrkit.transfer.flex`).
 """

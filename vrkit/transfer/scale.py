@@ -15,11 +15,12 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
+from vrkit.configs import CONFIG_DIR
 from vrkit.engine.config import TrainConfig, apply_overrides, from_dict, load_config, to_dict
 from vrkit.errors import InputError
 
 SCALES = ("tiny", "cpu", "paper")
-CONFIG_ROOT = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_ROOT = CONFIG_DIR  # the recipes shipped inside the package (vrkit/configs)
 
 
 @dataclass
