@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vrkit.models._baseline_blocks import item_probs_to_point_logits, objects_to_grid, reverse_padded
+from vrkit.models._baseline_blocks import item_probs_to_point_logits, objects_to_grid
+from vrkit.models.layers.question import reverse_within
 from vrkit.models.registry import build_model, get_model_class
 
 BASELINES = ["cog_baseline", "mac", "relation_net", "cnn_lstm"]
@@ -189,9 +190,9 @@ def test_object_attention_to_grid_logits_match_the_cog_target() -> None:
 
 
 # ----------------------------------------------------------------------------------------------- relation_net
-def test_reverse_padded_keeps_padding_at_the_end() -> None:
+def test_reverse_within_keeps_padding_at_the_end() -> None:
     q = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])
-    assert reverse_padded(q, torch.tensor([3, 2])).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
+    assert reverse_within(q, torch.tensor([3, 2])).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
 
 
 def _other_question(b: dict) -> dict:

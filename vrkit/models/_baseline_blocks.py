@@ -16,18 +16,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from vrkit.models.layers.attention import NEG_INF as NEG  # noqa: F401 - re-exported to the baselines
 from vrkit.models.layers.attention import masked_softmax  # noqa: F401 - re-exported to the baselines
 from vrkit.models.layers.pointing import location_kernel  # COG bump exp(-d²/0.02) over the grid
+from vrkit.models.layers.question import reverse_within  # noqa: F401 - re-exported to the baselines
 
 
 # ----------------------------------------------------------------------------------------------- question
-def reverse_padded(question: Tensor, lengths: Tensor) -> Tensor:
-    """Reverse the first ``lengths[b]`` tokens of each row, padding stays at the end. [B, L] -> [B, L]."""
-    B, L = question.shape
-    pos = torch.arange(L, device=question.device).expand(B, L)
-    lens = lengths.to(question.device).clamp(min=1, max=L).unsqueeze(1)
-    idx = torch.where(pos < lens, lens - 1 - pos, pos)
-    return question.gather(1, idx)
-
-
 class QuestionEncoder(nn.Module):
     """Word embedding (index 0 = padding) + (bi)LSTM (``num_layers``) over the valid tokens.
 
@@ -71,7 +63,7 @@ class QuestionEncoder(nn.Module):
             x = embedded.float()
         else:
             if self.reverse:
-                question = reverse_padded(question, lengths)
+                question = reverse_within(question, lengths)
             x = self.embed(question)  # (B, L, E)
         hx = None
         if self.h0 is not None:

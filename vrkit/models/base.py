@@ -68,9 +68,9 @@ class ReasoningModel(nn.Module):
     def invert_question(self, question: Tensor, lengths: Tensor) -> Tensor:
         """The question as the model reads it under question inversion (``optim.reverse_question``): [B, L].
         Default: the words reversed, padding stays at the end; a model may reverse otherwise."""
-        from vrkit.models._baseline_blocks import reverse_padded
+        from vrkit.models.layers.question import reverse_within
 
-        return reverse_padded(question, lengths)
+        return reverse_within(question, lengths)
 
     def reset_head(self, num_answers: int) -> None:  # pragma: no cover
         """Replace the answer classifier by a fresh one with ``num_answers`` outputs."""

@@ -70,7 +70,7 @@ from vrkit.models._baseline_blocks import (
     frames_float,
     masked_mean,
     masked_softmax,
-    reverse_padded,
+    reverse_within,
     run_frames,
     state_inputs,
 )
@@ -259,7 +259,7 @@ class RelationNet(ReasoningModel):
         """The question reversed as ``inversion`` says: the whole padded row ("row") or the words ("tokens")."""
         if self.config.inversion == "row":
             return question.flip(1)
-        return reverse_padded(question, lengths)
+        return reverse_within(question, lengths)
 
     def encode_question(self, question: Tensor, lengths: Tensor) -> Tensor:
         """question [B, L], lengths [B] -> the LSTM's final state [B, Q] (``reverse_question``,

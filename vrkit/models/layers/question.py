@@ -7,10 +7,12 @@ from torch import Tensor, nn
 
 
 def reverse_within(x: Tensor, lengths: Tensor) -> Tensor:
-    """Reverse each sequence of ``x [B, L, ...]`` within its length (padding positions stay in place)."""
+    """Reverse each sequence of ``x [B, L, ...]`` (token ids or features) within its length; padding positions
+    stay in place (lengths above L count as L)."""
     L = x.shape[1]
     ar = torch.arange(L, device=x.device)[None, :]
-    idx = torch.where(ar < lengths[:, None], lengths[:, None] - 1 - ar, ar)  # (B, L)
+    lens = lengths.to(x.device).clamp(max=L)[:, None]
+    idx = torch.where(ar < lens, lens - 1 - ar, ar)  # (B, L)
     return x.gather(1, idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand_as(x))
 
 
