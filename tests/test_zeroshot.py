@@ -271,3 +271,21 @@ def test_tiny_recipe_resumes_and_refuses_other_settings(tiny, capsys):
     capsys.readouterr()
     assert main([*args, "--gamma", "affinity"]) == 2
     assert "made with other settings (gamma)" in capsys.readouterr().err
+
+
+def _summary(acc: dict[str, float], win: float = 0.6) -> dict:
+    return {"rows": [{"method": m, "label": m, "mean": a, "std": 0.0, "seeds": 1, "win_rate": win, "decisive": 10}
+                     for m, a in acc.items()]}
+
+
+def test_goals_state_whether_each_holds():
+    from vrkit.transfer.zeroshot_report import goals
+
+    acc = {"shared": 0.5, "nearest": 0.55, "gamma_average": 0.56, "ttnet_structure": 0.6, "oracle": 0.7,
+           "ttnet_shuffled": 0.52, "k16_random": 0.4, "k16_ttnet": 0.62, "k256_random": 0.9, "k256_ttnet": 0.5}
+    text = "\n".join(goals(_summary(acc), "structure"))
+    assert text.count("does not hold") == 0 and "closed: 50 %" in text and "256-shot" not in text
+    acc.update(oracle=0.45, ttnet_shuffled=0.65)  # no gap to close; the control wins
+    lines = goals(_summary(acc, win=0.4), "structure")
+    assert all(ln.endswith("does not hold") for ln in lines if "beats" in ln or "oracle" in ln or "shuffled" in ln)
+    assert lines[-1].endswith("— holds")  # 16-shot

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 
 HEADS = {"feature": "Feature transfer: CLEVR-CoGenT", "feature_cog": "Feature transfer: COG colour × shape split",
-         "reasoning": "Reasoning transfer", "reasoning_clevr": "Reasoning transfer (CLEVR)"}
+         "reasoning": "Reasoning transfer", "reasoning_clevr": "Reasoning transfer (CLEVR)",
+         "zeroshot": "Zero-shot task transfer (TTNet)"}
 
 
 def grouped_bars(ax, groups: Sequence[str], series: Mapping[str, Sequence[float]],

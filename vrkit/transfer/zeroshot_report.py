@@ -73,9 +73,13 @@ def goals(summary: dict[str, Any], main: str) -> list[str]:
                        f"{'holds' if ok else 'does not hold'}")
     if "shared" in row and "oracle" in row:
         gap = row["oracle"]["mean"] - row["shared"]["mean"]
-        closed = (ref["mean"] - row["shared"]["mean"]) / gap if gap else float("nan")
-        out.append(f"- gap from shared head to oracle closed: {100 * closed:.0f} % (oracle − shared = "
-                   f"{100 * gap:.1f} points; goal ≥ 50 %) — {'holds' if closed >= 0.5 else 'does not hold'}")
+        if gap > 0:
+            closed = (ref["mean"] - row["shared"]["mean"]) / gap
+            out.append(f"- gap from shared head to oracle closed: {100 * closed:.0f} % (oracle − shared = "
+                       f"{100 * gap:.1f} points; goal ≥ 50 %) — {'holds' if closed >= 0.5 else 'does not hold'}")
+        else:
+            out.append(f"- gap from shared head to oracle: none to close — the oracle head is {100 * -gap:.1f} "
+                       "points below the shared head (goal ≥ 50 % closed) — does not hold")
     if "ttnet_shuffled" in row:
         sh = row["ttnet_shuffled"]["mean"]
         out.append(f"- shuffled Γ worse than the real one: {100 * sh:.1f} vs {100 * ref['mean']:.1f} % — "
