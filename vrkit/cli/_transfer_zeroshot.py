@@ -40,7 +40,7 @@ def add_zeroshot(recipes: argparse._SubParsersAction, names: Callable[[str], lis
                                             "from the known ones and Γ")
     q.add_argument("--model", type=names, default=["samnet"], help="backbone model(s) (default samnet)")
     q.add_argument("--scale", choices=("tiny", "cpu", "paper"), default="cpu",
-                   help="tiny: seconds (tests); cpu: state path, ~30 min on 2 cores; paper: reference sizes")
+                   help="tiny: seconds (tests); cpu: state path, ~17 min on one core; paper: reference sizes")
     q.add_argument("--seeds", type=ints, default=[0], help="comma-separated seeds (default 0)")
     q.add_argument("--out", required=True, help="results directory (resumable: finished stages are skipped)")
     q.add_argument("--heldout", type=names, help="held-out COG classification families (default: one per group)")
