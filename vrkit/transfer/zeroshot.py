@@ -20,111 +20,31 @@ Per seed, in ``<out>/<model>/seed<s>/<stage>/results.json``:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vrkit.engine.config import SourceConfig, TrainConfig
-from vrkit.errors import InputError
 from vrkit.transfer.recipes import TEST_SEED, _ckpt, _relative
 from vrkit.transfer.scale import base_config, derive
 from vrkit.transfer.stages import Stage, run_stages
+from vrkit.transfer.zeroshot_spec import (
+    DEFAULT_HELDOUT,
+    GAMMA_SOURCES,
+    POOL_SEED,
+    RECIPE,
+    SIZES,
+    ZeroShotSizes,
+    ZeroShotSpec,
+    check_settings,
+    families,
+    load_gammas,
+)
 
-RECIPE = "zeroshot"
-POOL_SEED = 900_003  # + the run's seed: pools differ between seeds, test sets do not
-GAMMA_SOURCES = ("structure", "affinity", "ratings", "file")  # main-Γ choices; "shuffled" is the control
-# One held-out family per classification group of constants.GROUPS, each with relatives among the known ones.
-DEFAULT_HELDOUT = ("GetShape", "SimpleCompareShape", "CompareColor", "ExistShapeSpace", "ExistLastShapeSameColor")
-
-
-@dataclass
-class ZeroShotSizes:
-    subsets: int  # p: heads per family, one per pool subset
-    subset_n: int  # examples per subset
-    test_n: int  # test examples per family
-    hidden: int  # head width
-    head_steps: int  # Adam minibatches per head (and for oracle heads)
-    ft_steps: int  # minibatches of k-shot fine-tuning and of the affinity measurement
-    meta_steps: int  # TTNet training steps
-    affinity_k: int  # examples of the target in the affinity measurement
-    ks: tuple[int, ...]  # k of the k-shot comparison
-    curve: tuple[int, ...]  # numbers of source families of the accuracy-vs-sources curve (capped at all)
-    backbone_minutes: float | None  # wall clock of the backbone's training (None: the config's)
-
-
-SIZES: dict[str, ZeroShotSizes] = {
-    "tiny": ZeroShotSizes(subsets=2, subset_n=16, test_n=24, hidden=16, head_steps=20, ft_steps=10, meta_steps=12,
-                          affinity_k=8, ks=(4, 8, 16), curve=(2, 4), backbone_minutes=None),
-    "cpu": ZeroShotSizes(subsets=4, subset_n=512, test_n=1000, hidden=32, head_steps=400, ft_steps=100,
-                         meta_steps=1500, affinity_k=64, ks=(16, 64, 256), curve=(2, 4, 8, 12, 18),
-                         backbone_minutes=10.0),
-    "paper": ZeroShotSizes(subsets=8, subset_n=2048, test_n=5000, hidden=64, head_steps=2000, ft_steps=300,
-                           meta_steps=4000, affinity_k=256, ks=(16, 64, 256), curve=(2, 4, 8, 12, 18),
-                           backbone_minutes=None),
-}
-
-
-@dataclass
-class ZeroShotSpec:
-    """Everything a zero-shot run needs (the CLI fills it from its flags)."""
-
-    model: str = "samnet"
-    scale: str = "cpu"
-    seeds: list[int] = field(default_factory=lambda: [0])
-    out: Path = Path("zeroshot")
-    heldout: list[str] | None = None
-    gamma: str = "structure"  # the main Γ (nearest task, Γ-average, k-shot, curve)
-    ratings: Path | None = None
-    gamma_file: Path | None = None
-    config: str | None = None
-    overrides: list[str] = field(default_factory=list)
-    test_n: int | None = None
-    minutes: float | None = None  # backbone training budget (None: the scale's)
-    recipe: str = RECIPE
-    world: str = "cog"
-
-    def sizes(self) -> ZeroShotSizes:
-        s = SIZES[self.scale]
-        return ZeroShotSizes(**{**asdict(s), "test_n": self.test_n or s.test_n,
-                                "backbone_minutes": s.backbone_minutes if self.minutes is None else self.minutes})
-
-    def results_dir(self, seed: int) -> Path:
-        return Path(self.out) / self.model / f"seed{seed}"
-
-
-def families(spec: ZeroShotSpec) -> tuple[list[str], list[str]]:
-    """(known, held-out) classification families of ``spec`` (checked)."""
-    from vrkit.worlds.cog.constants import CLASSIFICATION_FAMILIES
-
-    held = list(spec.heldout or DEFAULT_HELDOUT)
-    bad = [f for f in held if f not in CLASSIFICATION_FAMILIES]
-    if bad:
-        raise InputError(f"held-out families must be COG classification families; not: {', '.join(bad)}",
-                         "--heldout")
-    known = [f for f in CLASSIFICATION_FAMILIES if f not in held]
-    if len(known) < 2:
-        raise InputError("at least two known families are needed", "--heldout")
-    return known, held
-
-
-def load_gammas(spec: ZeroShotSpec, names: list[str]) -> dict[str, np.ndarray]:
-    """Γ from the sources that need no training (structure, ratings file, Γ file), over ``names``."""
-    from vrkit.transfer import zeroshot_gamma as zg
-
-    if spec.gamma not in GAMMA_SOURCES:
-        raise InputError(f"unknown Γ source {spec.gamma!r} (known: {', '.join(GAMMA_SOURCES)})", "--gamma")
-    out = {"structure": zg.structure_gamma(names)}
-    if spec.ratings is not None:
-        out["ratings"] = zg.read_ratings(spec.ratings, names)[0]
-    if spec.gamma_file is not None:
-        out["file"] = zg.read_gamma(spec.gamma_file, names)
-    if spec.gamma in ("ratings", "file") and spec.gamma not in out:
-        raise InputError(f"--gamma {spec.gamma} needs --{'ratings' if spec.gamma == 'ratings' else 'gamma-file'}")
-    return out
+__all__ = ["DEFAULT_HELDOUT", "GAMMA_SOURCES", "RECIPE", "SIZES", "ZeroShotSizes", "ZeroShotSpec", "build_stages",
+           "families", "plan", "run_zeroshot"]
 
 
 # -- stages ---------------------------------------------------------------------------------------------------
@@ -258,7 +178,7 @@ class _Run:
         return {"params": int(theta0.numel()), "heads_per_family": s.subsets}
 
     def _gamma(self, sdir: Path, done: dict) -> dict:
-        from vrkit.transfer import zeroshot_gamma as zg
+        import vrkit.transfer.zeroshot_gamma as zg
         from vrkit.transfer.zeroshot_heads import example_scores, train_head
 
         head, fs, s = self.head(done), self.feats(), self.s
@@ -408,30 +328,10 @@ def plan(spec: ZeroShotSpec) -> list[str]:
     return lines
 
 
-def _check_settings(spec: ZeroShotSpec) -> None:
-    """Refuse to mix results made with other settings in one directory (they would be skipped as done)."""
-    from vrkit.utils.atomic import atomic_write_text
-
-    now = json.loads(json.dumps({
-        "model": spec.model, "scale": spec.scale, "heldout": families(spec)[1], "gamma": spec.gamma,
-        "ratings": None if spec.ratings is None else Path(spec.ratings).read_text(encoding="utf-8"),
-        "gamma_file": None if spec.gamma_file is None else Path(spec.gamma_file).read_text(encoding="utf-8"),
-        "config": spec.config, "overrides": list(spec.overrides), "sizes": asdict(spec.sizes())}))
-    path = Path(spec.out) / spec.model / f"{RECIPE}_settings.json"
-    if path.is_file():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        diff = sorted(k for k in set(old) | set(now) if old.get(k) != now.get(k))
-        if diff:
-            raise InputError(f"results here were made with other settings ({', '.join(diff)}); "
-                             "use another --out or the same settings", path)
-        return
-    atomic_write_text(path, json.dumps(now, indent=1, sort_keys=True))
-
-
 def run_zeroshot(spec: ZeroShotSpec, log: Callable[[str], None] | None = None) -> dict[int, dict[str, dict]]:
     """Run (or resume) every stage of ``spec`` for every seed; returns {seed: {stage: result}}."""
     base = base_config("cog", spec.model, spec.scale, spec.config, spec.overrides)
     lists = {seed: build_stages(spec, seed, base) for seed in spec.seeds}  # checks names and Γ files first
-    _check_settings(spec)
+    check_settings(spec)
     return {seed: run_stages(st, spec.results_dir(seed), log, prefix=f"{spec.model} seed {seed} ")
             for seed, st in lists.items()}
