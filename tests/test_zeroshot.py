@@ -118,6 +118,10 @@ def test_bad_gamma_file_on_the_command_line_is_one_line_and_exit_2(tmp_path, cap
     assert rc == 2
     assert err[-1].startswith(f"vrkit: error: {path}: ") and "Traceback" not in "\n".join(err)
     assert not (out / "samnet").exists()  # refused before any training
+    assert main(["transfer", "zeroshot", "--scale", "tiny", "--out", str(out), "--model", "mac"]) == 2
+    assert "--model: zero-shot transfer needs a backbone" in capsys.readouterr().err
+    assert main(["transfer", "zeroshot", "--scale", "tiny", "--out", str(out), "--heldout", "GoColor"]) == 2
+    assert "not: GoColor" in capsys.readouterr().err
 
 
 def test_structure_gamma_reflects_programs_and_answer_kinds():

@@ -13,6 +13,9 @@ from vrkit.errors import InputError
 
 RECIPE = "zeroshot"
 POOL_SEED = 900_003  # + the run's seed: pools differ between seeds, test sets do not
+# Backbones whose answer unit reads one feature vector per frame (SAMNet's output_unit: [question, summary]); the
+# other models' answer units take other inputs and are not wired in yet.
+BACKBONES = ("samnet",)
 GAMMA_SOURCES = ("structure", "affinity", "ratings", "file")  # main-Γ choices; "shuffled" is the control
 # One held-out family per classification group of constants.GROUPS, each with relatives among the known ones.
 DEFAULT_HELDOUT = ("GetShape", "SimpleCompareShape", "CompareColor", "ExistShapeSpace", "ExistLastShapeSameColor")
@@ -74,9 +77,12 @@ class ZeroShotSpec:
 
 
 def families(spec: ZeroShotSpec) -> tuple[list[str], list[str]]:
-    """(known, held-out) classification families of ``spec`` (checked)."""
+    """(known, held-out) classification families of ``spec``; refuses unknown families and unsupported backbones."""
     from vrkit.worlds.cog.constants import CLASSIFICATION_FAMILIES
 
+    if spec.model not in BACKBONES:
+        raise InputError(f"zero-shot transfer needs a backbone with one answer unit on per-frame features "
+                         f"({', '.join(BACKBONES)}), not {spec.model!r}", "--model")
     held = list(spec.heldout or DEFAULT_HELDOUT)
     bad = [f for f in held if f not in CLASSIFICATION_FAMILIES]
     if bad:
