@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 
 def _number(text: str, kind: type) -> int | float:
@@ -37,3 +39,32 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
+
+
+def add_group(sub: argparse._SubParsersAction, name: str, help: str, dest: str,
+              metavar: str = "SUBCOMMAND") -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """A command that only groups sub-commands (``vrkit cog``, ``vrkit clevr`` ...): its parser and the
+    sub-parsers its sub-commands register into (the chosen one is stored in ``dest``)."""
+    p = sub.add_parser(name, help=help)
+    return p, p.add_subparsers(dest=dest, metavar=metavar)
+
+
+def add_cog_example_args(p: argparse.ArgumentParser, select: tuple[str, int, str, str], out: tuple[str, str],
+                         size_help: str) -> None:
+    """The arguments of commands that draw examples of one COG file: ``file``, the examples to take
+    (``select`` = flag, default, metavar, help), ``--out`` (``out`` = metavar, help) and ``--size``."""
+    from vrkit.worlds.cog.render import DEFAULT_SIZE
+
+    flag, default, metavar, select_help = select
+    p.add_argument("file", type=Path, help="COG file (.json.gz, .json or .jsonl)")
+    p.add_argument(flag, type=int, default=default, metavar=metavar, help=select_help)
+    p.add_argument("--out", type=Path, required=True, metavar=out[0], help=out[1])
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"{size_help} (default {DEFAULT_SIZE})")
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, handler: Callable[[argparse.Namespace], int],
+                help: str, description: str) -> argparse.ArgumentParser:
+    """A sub-command's parser, run by ``handler(args)`` (its exit code)."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.set_defaults(handler=handler)
+    return p

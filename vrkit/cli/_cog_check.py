@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vrkit.cli._args import non_negative_int
+from vrkit.cli._args import add_command, non_negative_int
 from vrkit.errors import InputError
 from vrkit.worlds.cog import io
 from vrkit.worlds.cog.checker import (
@@ -106,8 +106,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "check",
+    p = add_command(
+        sub, "check", run_check,
         help="re-evaluate questions and compare with the stored per-frame answers",
         description="Parse every question, evaluate it frame by frame on the example's objects "
         "(the original generator's semantics, its quirks included) and compare with the stored answers. "
@@ -139,4 +139,3 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also check that every object's colour x shape pair is in this compositional split "
         "(default: the split a manifest beside the directory records, if any)",
     )
-    p.set_defaults(handler=run_check)

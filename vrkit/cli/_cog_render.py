@@ -10,31 +10,28 @@ from __future__ import annotations
 import argparse
 import itertools
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
+from vrkit.cli._args import add_cog_example_args, add_command
 from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_open
 from vrkit.worlds.cog.io import iter_file
-from vrkit.worlds.cog.render import DEFAULT_SIZE, check_size, render_batch
+from vrkit.worlds.cog.render import check_size, render_batch
 
 _CHUNK = 256  # examples rendered per call
 
 
 def register(cog_sub: argparse._SubParsersAction) -> None:
-    p = cog_sub.add_parser(
-        "render",
+    p = add_command(
+        cog_sub, "render", run,
         help="render COG examples to frames (.npz)",
         description="Render the first K examples of an official COG file (gz JSON lines) to uint8 RGB frames, "
         "pixel-identical to the original renderer. Writes an .npz with one (frames, H, W, 3) array per example, "
         "keyed by its 0-based index in the file.",
     )
-    p.add_argument("file", type=Path, help="COG file (.json.gz, .json or .jsonl)")
-    p.add_argument("--limit", type=int, default=16, metavar="K", help="render the first K examples (default 16)")
-    p.add_argument("--out", type=Path, required=True, metavar="OUT.npz", help="output .npz file")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"image size in pixels (default {DEFAULT_SIZE})")
-    p.set_defaults(handler=run)
+    add_cog_example_args(p, ("--limit", 16, "K", "render the first K examples (default 16)"),
+                         ("OUT.npz", "output .npz file"), "image size in pixels")
 
 
 def write_npz_stream(fh, arrays) -> tuple[int, int]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vrkit.cli._args import add_command
 from vrkit.errors import InputError
 
 
 def register_clevr(show_sub: argparse._SubParsersAction) -> None:
-    p = show_sub.add_parser(
-        "clevr",
+    p = add_command(
+        show_sub, "clevr", _run,
         help="render a CLEVR scene with its questions and answers beside it (PNG)",
         description="Render one scene of an official CLEVR scenes file (our numpy renderer) and list the "
         "questions of that image with their answers beside it.",
@@ -25,7 +26,6 @@ def register_clevr(show_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="output .png")
     p.add_argument("--width", type=int, default=480)
     p.add_argument("--height", type=int, default=320)
-    p.set_defaults(handler=_run)
 
 
 def _pick(scenes: list[dict], index: int, path: Path) -> dict:

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from pathlib import Path
 
+from vrkit.cli._args import add_cog_example_args, add_command
 from vrkit.errors import InputError
 from vrkit.worlds.cog.io import iter_file
-from vrkit.worlds.cog.render import DEFAULT_SIZE
 
 
 def register(show_sub: argparse._SubParsersAction) -> None:
-    p = show_sub.add_parser(
-        "cog",
+    p = add_command(
+        show_sub, "cog", run,
         help="a COG example: frames, question, per-frame answers",
         description="Draw one example of a COG file as a PNG: its frames side by side, the family and question "
         "above, each frame's answer below (points are marked on the frame).",
     )
-    p.add_argument("file", type=Path, help="COG file (.json.gz, .json or .jsonl)")
-    p.add_argument("--index", type=int, default=0, metavar="I", help="0-based example index in FILE (default 0)")
-    p.add_argument("--out", type=Path, required=True, metavar="X.png", help="output PNG")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"render size in pixels (default {DEFAULT_SIZE})")
-    p.set_defaults(handler=run)
+    add_cog_example_args(p, ("--index", 0, "I", "0-based example index in FILE (default 0)"),
+                         ("X.png", "output PNG"), "render size in pixels")
 
 
 def run(args: argparse.Namespace) -> int:

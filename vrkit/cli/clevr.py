@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vrkit.cli._args import add_group
 from vrkit.errors import InputError
 from vrkit.worlds.clevr.constants import CONDITIONS
 from vrkit.worlds.clevr.executor import SceneIndex, answer
@@ -13,8 +14,7 @@ from vrkit.worlds.clevr.io import make_info, read_questions, read_scenes, write_
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("clevr", help="CLEVR tools: check question programs against scenes")
-    clevr_sub = p.add_subparsers(dest="clevr_command", metavar="SUBCOMMAND")
+    _, clevr_sub = add_group(sub, "clevr", "CLEVR tools: check question programs against scenes", "clevr_command")
     c = clevr_sub.add_parser("check", help="re-execute every program and compare with the stored answer")
     c.add_argument("--scenes", required=True, help="official scenes JSON")
     c.add_argument("--questions", required=True, help="official questions JSON")

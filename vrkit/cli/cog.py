@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from vrkit.cli import _cog_check, _cog_render
+from vrkit.cli._args import add_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("cog", help="COG tools: check answers, render frames")
-    cog_sub = p.add_subparsers(dest="cog_command", metavar="SUBCOMMAND")
+    _, cog_sub = add_group(sub, "cog", "COG tools: check answers, render frames", "cog_command")
     _cog_check.register(cog_sub)
     _cog_render.register(cog_sub)

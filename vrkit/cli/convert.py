@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from vrkit.cli._args import add_group
+
 
 def _cmd_mi_prometheus(args: argparse.Namespace) -> int:
     from vrkit.engine.convert import convert_mi_prometheus
@@ -27,8 +29,7 @@ def _cmd_rn_clevr(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="convert reference checkpoints to vrkit checkpoints")
-    cs = p.add_subparsers(dest="source", metavar="SOURCE")
+    _, cs = add_group(sub, "convert", "convert reference checkpoints to vrkit checkpoints", "source", "SOURCE")
     q = cs.add_parser("mi-prometheus", help="SAMNet (VWM) or MAC (MACNetwork) of IBM mi-prometheus SAM-Net_v13 "
                       "→ vrkit samnet / mac (told apart by the tensor names)")
     q.add_argument("ref", help="reference checkpoint: a torch file with the state_dict, mi-prometheus's "

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from vrkit.cli import _generate_clevr
-from vrkit.cli._args import non_negative_int, positive_int
+from vrkit.cli._args import add_group, non_negative_int, positive_int
 from vrkit.errors import InputError
 
 
@@ -29,8 +29,7 @@ def _families(text: str) -> list[str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="generate datasets (COG, CLEVR) in the official layouts")
-    gsub = p.add_subparsers(dest="world", metavar="WORLD")
+    _, gsub = add_group(sub, "generate", "generate datasets (COG, CLEVR) in the official layouts", "world", "WORLD")
     c = gsub.add_parser(
         "cog", help="COG videos: official gzipped JSON lines",
         description="Generate COG data. Families: 'all', 'classification', 'pointing', or a comma list of "

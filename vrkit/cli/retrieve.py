@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vrkit.cli._args import add_group
+
 
 def _ints(text: str) -> list[int]:
     try:
@@ -77,8 +79,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from vrkit.retrieval.features import KINDS, POOLS
 
-    p = sub.add_parser("retrieve", help="R-CBIR: index images with a trained model, query, evaluate against GED")
-    rsub = p.add_subparsers(dest="retrieve_command", metavar="SUBCOMMAND")
+    _, rsub = add_group(sub, "retrieve", "R-CBIR: index images with a trained model, query, evaluate against GED",
+                        "retrieve_command")
 
     ix = rsub.add_parser("index", help="one feature vector per image of a CLEVR split -> IDX.npz + IDX.json")
     ix.add_argument("--ckpt", required=True, help="checkpoint of a CLEVR model (relation_net, samnet, mac)")

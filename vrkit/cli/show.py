@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from vrkit.cli._args import add_group
+
 # (module under vrkit.cli, its registration function), in help order.
 # CLEVR: add ("_show_clevr", "register_clevr") once that module is ready.
 _SHOW_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -18,8 +20,7 @@ _SHOW_COMMANDS: tuple[tuple[str, str], ...] = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("show", help="draw samples (frames, question, answers) as PNG")
-    show_sub = p.add_subparsers(dest="show_command", metavar="WORLD")
+    p, show_sub = add_group(sub, "show", "draw samples (frames, question, answers) as PNG", "show_command", "WORLD")
     for module, func in _SHOW_COMMANDS:
         getattr(importlib.import_module(f"vrkit.cli.{module}"), func)(show_sub)
 

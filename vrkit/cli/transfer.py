@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from vrkit.cli._args import add_group
 from vrkit.cli._transfer_zeroshot import add_zeroshot
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy
 
@@ -89,8 +90,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("transfer", help="transfer-learning protocols (temporal, feature, reasoning) + report")
-    rs = p.add_subparsers(dest="recipe", metavar="RECIPE")
+    _, rs = add_group(sub, "transfer", "transfer-learning protocols (temporal, feature, reasoning) + report", "recipe",
+                      "RECIPE")
     q = rs.add_parser("temporal", help="COG canonical → hard: zero-shot, 1-epoch fine-tune, train on hard")
     _common(q)
     q.set_defaults(handler=_cmd_recipe)

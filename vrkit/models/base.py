@@ -72,9 +72,13 @@ class ReasoningModel(nn.Module):
 
         return reverse_within(question, lengths)
 
-    def reset_head(self, num_answers: int) -> None:  # pragma: no cover
-        """Replace the answer classifier by a fresh one with ``num_answers`` outputs."""
-        raise NotImplementedError
+    def reset_head(self, num_answers: int) -> None:
+        """Replace the answer classifier by a fresh one with ``num_answers`` outputs. Default: the linear layer
+        ``self.head`` (same inputs, same device) and ``self.config.num_answers``; a model whose classifier
+        lives elsewhere overrides this."""
+        old = self.head
+        self.head = nn.Linear(old.in_features, num_answers).to(old.weight.device)
+        self.config.num_answers = num_answers
 
     def units(self) -> dict[str, nn.Module]:  # pragma: no cover
         """Named blocks that fine-tuning may unfreeze one at a time (flex-tuning), input to output."""

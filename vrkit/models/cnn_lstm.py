@@ -108,10 +108,6 @@ class CnnLstm(ReasoningModel):
             out["trace"] = {"image_features": img}
         return out
 
-    def reset_head(self, num_answers: int) -> None:
-        self.head = nn.Linear(self.head.in_features, num_answers).to(self.head.weight.device)
-        self.config.num_answers = num_answers
-
     def units(self) -> dict[str, nn.Module]:
         u: dict[str, nn.Module] = {
             "question_encoder": self.question_encoder,

@@ -211,10 +211,6 @@ class CogBaseline(ReasoningModel):
             out["trace"] = {k: torch.stack(v, 1).view(B, T, R, -1) for k, v in tr.items()}
         return out
 
-    def reset_head(self, num_answers: int) -> None:
-        self.head = nn.Linear(self.config.controller_units, num_answers).to(self.head.weight.device)
-        self.config.num_answers = num_answers
-
     def units(self) -> dict[str, nn.Module]:
         return {
             "question_encoder": self.question_encoder,

@@ -347,10 +347,6 @@ class MAC(ReasoningModel):
             }
         return out
 
-    def reset_head(self, num_answers: int) -> None:
-        self.head = nn.Linear(self.config.d, num_answers).to(self.head.weight.device)
-        self.config.num_answers = num_answers
-
     def units(self) -> dict[str, nn.Module]:
         u: dict[str, nn.Module] = {"question_encoder": self.question_encoder}
         if self.word_proj is not None:

@@ -355,10 +355,6 @@ class RelationNet(ReasoningModel):
             feats = torch.where(torch.isfinite(feats), feats, torch.zeros_like(feats))
         return feats.reshape(B, -1)
 
-    def reset_head(self, num_answers: int) -> None:
-        self.head = nn.Linear(self.head.in_features, num_answers).to(self.head.weight.device)
-        self.config.num_answers = num_answers
-
     def units(self) -> dict[str, nn.Module]:
         u: dict[str, nn.Module] = {"question_encoder": self.question_encoder}
         if self.cnn is not None:

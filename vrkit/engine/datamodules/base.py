@@ -3,8 +3,11 @@
 A subclass provides:
 
 * ``FAMILY_NAMES`` (index = the batch's ``family`` value), ``GROUPS`` (name → family names), ``ANSWER_VOCAB``;
-* ``check_config(cfg)`` (staticmethod; raise ``ValueError``/``InputError`` for bad names, variants, paths) and
-  ``check_source(src, key)`` (the same for one source; used by ``vrkit eval``);
+* the checks behind ``check_config(cfg)`` and ``check_source(src, key)`` (the latter for one source; used by
+  ``vrkit eval``), each raising ``ValueError``/``InputError``: ``check_world(cfg)`` (the world's names and
+  sizes in ``cfg``), ``check_variant(variant, key)``, ``check_families(names)``, ``check_files(src, key)``
+  (the paths of a files source exist), ``FILES_SOURCE`` (what those paths must name), and optionally
+  ``check_stream(src, key)`` and ``check_split(cfg, split, src)``;
 * ``make_dataset(src, split)`` → a map-style ``Dataset`` of items for ``collate``. A generated source is an
   :class:`EpochDataset` (``set_epoch``): items are a pure function of (seed, epoch, index);
 * ``collate`` (staticmethod) → the batch contract (docs/architecture.md, 'The batch');
@@ -58,13 +61,22 @@ class WorldDataModule(L.LightningDataModule):
         """The model IO fields this world's batches need (vocab_size, num_answers, object_features, pointing)."""
         raise NotImplementedError
 
-    @staticmethod
-    def check_config(cfg: DataConfig) -> None:  # pragma: no cover
-        raise NotImplementedError
+    FILES_SOURCE: ClassVar[str] = ""  # what a files source's paths must name, for the error message
+
+    # The world's checks (module docstring), raising ValueError/InputError: its own fields of a config
+    # (families, variant, sizes), a variant name under a key, family names, the paths of a files source.
+    check_world: ClassVar[Callable[[DataConfig], Any]]
+    check_variant: ClassVar[Callable[[str, str], Any]]
+    check_families: ClassVar[Callable[[Any], Any]]
+    check_files: ClassVar[Callable[[SourceConfig, str], Any]]
 
     @staticmethod
-    def check_source(src: SourceConfig, key: str) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def check_stream(src: SourceConfig, key: str) -> None:
+        """World-specific checks of a generated source (n >= 1 is checked already)."""
+
+    @staticmethod
+    def check_split(cfg: DataConfig, split: str, src: SourceConfig) -> None:
+        """World-specific checks of the source of ``split`` in the context of the whole ``cfg``."""
 
     def make_dataset(self, src: SourceConfig, split: str) -> Dataset:  # pragma: no cover
         raise NotImplementedError
@@ -73,6 +85,32 @@ class WorldDataModule(L.LightningDataModule):
         raise NotImplementedError
 
     # -- shared ------------------------------------------------------------------------------------------
+    @classmethod
+    def check_config(cls, cfg: DataConfig) -> None:
+        """The world's fields of ``cfg``, then each of its sources (train, val, test)."""
+        cls.check_world(cfg)
+        for split in ("train", "val", "test"):
+            src = getattr(cfg, split)
+            if src is not None:
+                cls.check_source(src, f"data.{split}")
+                cls.check_split(cfg, split, src)
+
+    @classmethod
+    def check_source(cls, src: SourceConfig, key: str) -> None:
+        """One source, named ``key`` in messages: its variant and families, then its size or paths."""
+        if src.variant is not None:
+            cls.check_variant(src.variant, f"{key}.variant")
+        if src.families is not None:
+            cls.check_families(src.families)
+        if src.kind == "stream":
+            if src.n is None or src.n < 1:
+                raise ValueError(f"{key}.n: a generated source needs n >= 1 examples")
+            cls.check_stream(src, key)
+        else:
+            if not src.paths:
+                raise ValueError(f"{key}.paths: a files source needs {cls.FILES_SOURCE}")
+            cls.check_files(src, key)
+
     def dataset(self, split: str) -> Dataset:
         if split not in self._datasets:
             src = getattr(self.cfg, split)

@@ -180,6 +180,7 @@ class ClevrDataModule(WorldDataModule):
     GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {t: (t,) for t in TASK_ORDER}
     ANSWER_VOCAB: ClassVar[tuple[str, ...]] = ANSWERS
     collate = staticmethod(collate_batch)
+    FILES_SOURCE: ClassVar[str] = "a CLEVR directory (and optionally a split)"
 
     def __init__(self, cfg: DataConfig, optim: OptimConfig | None = None, seed: int = 0) -> None:
         super().__init__(cfg, optim, seed)
@@ -193,34 +194,31 @@ class ClevrDataModule(WorldDataModule):
                 "pointing": False}
 
     @staticmethod
-    def check_config(cfg: DataConfig) -> None:
+    def check_world(cfg: DataConfig) -> None:
         resolve_types(cfg.families)
-        cond = condition_of(cfg.variant)
+        condition_of(cfg.variant)
         if cfg.path == "pixels" and not 8 <= cfg.image_size <= 4096:
             raise ValueError(f"data.image_size must be in 8..4096, got {cfg.image_size}")
-        for split in ("train", "val", "test"):
-            src = getattr(cfg, split)
-            if src is not None:
-                ClevrDataModule.check_source(src, f"data.{split}")
-                if src.kind == "files":
-                    split_files(src.paths, split, cond if src.variant is None else condition_of(src.variant))
+
+    check_variant = staticmethod(condition_of)
+    check_families = staticmethod(resolve_types)
 
     @staticmethod
-    def check_source(src: SourceConfig, key: str) -> None:
-        if src.variant is not None:
-            condition_of(src.variant, f"{key}.variant")
-        if src.families is not None:
-            resolve_types(src.families)
-        if src.kind == "stream":
-            if src.n is None or src.n < 1:
-                raise ValueError(f"{key}.n: a generated source needs n >= 1 examples")
-            if src.seed is not None and src.seed < 0:
-                raise ValueError(f"{key}.seed must be >= 0")
-        else:
-            if not src.paths:
-                raise ValueError(f"{key}.paths: a files source needs a CLEVR directory (and optionally a split)")
-            cond = None if src.variant is None else condition_of(src.variant)
-            split_files(src.paths, key.rsplit(".", 1)[-1] if key.endswith(tuple(_SPLIT_SALT)) else "test", cond)
+    def check_stream(src: SourceConfig, key: str) -> None:
+        if src.seed is not None and src.seed < 0:
+            raise ValueError(f"{key}.seed must be >= 0")
+
+    @staticmethod
+    def check_files(src: SourceConfig, key: str) -> None:
+        cond = None if src.variant is None else condition_of(src.variant)
+        split_files(src.paths, key.rsplit(".", 1)[-1] if key.endswith(tuple(_SPLIT_SALT)) else "test", cond)
+
+    @staticmethod
+    def check_split(cfg: DataConfig, split: str, src: SourceConfig) -> None:
+        """A files source also resolves under the config's variant when it names none."""
+        if src.kind == "files":
+            cond = condition_of(cfg.variant) if src.variant is None else condition_of(src.variant)
+            split_files(src.paths, split, cond)
 
     # -- datasets ----------------------------------------------------------------------------------------
     def spec(self, src: SourceConfig, split: str) -> GenSpec:

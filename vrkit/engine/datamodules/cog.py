@@ -46,6 +46,22 @@ class StreamMap(Dataset):
         return encode_example(s.example(int(k)), s.path, s.image_size, s.max_objects, s.pixel_norm)
 
 
+def _check_variant(name: str, key: str) -> None:
+    """ValueError naming ``key`` for an unknown COG variant (``canonical``, ``hard``, ``canonical-A`` ...)."""
+    from vrkit.worlds.cog.combos import variant_named
+
+    try:
+        variant_named(name)
+    except ValueError as err:
+        raise ValueError(f"{key}: {err}") from None
+
+
+def _check_files(src: SourceConfig, key: str) -> None:
+    from vrkit.worlds.cog.io import expand_paths
+
+    expand_paths(src.paths)  # InputError naming a missing path
+
+
 class CogDataModule(WorldDataModule):
     """COG sources: official files (:class:`CogFileDataset`) or generated streams (:class:`StreamMap`)."""
 
@@ -53,6 +69,7 @@ class CogDataModule(WorldDataModule):
     GROUPS: ClassVar[dict[str, tuple[str, ...]]] = GROUPS
     ANSWER_VOCAB: ClassVar[tuple[str, ...]] = tuple(OUTPUT_VOCAB)
     collate = staticmethod(collate_cog)
+    FILES_SOURCE: ClassVar[str] = "at least one path"
 
     def __init__(self, cfg: DataConfig, optim: OptimConfig | None = None, seed: int = 0) -> None:
         super().__init__(cfg, optim, seed)
@@ -66,29 +83,13 @@ class CogDataModule(WorldDataModule):
                 "pointing": True, "grid": GRID_SIZE}
 
     @staticmethod
-    def check_config(cfg: DataConfig) -> None:
+    def check_world(cfg: DataConfig) -> None:
         resolve_families(cfg.families)
         _check_variant(cfg.variant, "data.variant")
-        for split in ("train", "val", "test"):
-            src = getattr(cfg, split)
-            if src is not None:
-                CogDataModule.check_source(src, f"data.{split}")
 
-    @staticmethod
-    def check_source(src: SourceConfig, key: str) -> None:
-        if src.variant is not None:
-            _check_variant(src.variant, f"{key}.variant")
-        if src.families is not None:
-            resolve_families(src.families)
-        if src.kind == "stream":
-            if src.n is None or src.n < 1:
-                raise ValueError(f"{key}.n: a generated source needs n >= 1 examples")
-        else:
-            if not src.paths:
-                raise ValueError(f"{key}.paths: a files source needs at least one path")
-            from vrkit.worlds.cog.io import expand_paths
-
-            expand_paths(src.paths)  # InputError naming a missing path
+    check_variant = staticmethod(_check_variant)
+    check_families = staticmethod(resolve_families)
+    check_files = staticmethod(_check_files)
 
     def make_dataset(self, src: SourceConfig, split: str) -> Dataset:
         cfg = self.cfg
@@ -103,13 +104,3 @@ class CogDataModule(WorldDataModule):
 
     def answer_labels(self, ds: Dataset) -> np.ndarray:
         return ds.answer_labels()
-
-
-def _check_variant(name: str, key: str) -> None:
-    """ValueError naming ``key`` for an unknown COG variant (``canonical``, ``hard``, ``canonical-A`` ...)."""
-    from vrkit.worlds.cog.combos import variant_named
-
-    try:
-        variant_named(name)
-    except ValueError as err:
-        raise ValueError(f"{key}: {err}") from None

@@ -51,23 +51,30 @@ class Rel:
 
 
 @dataclass(frozen=True)
-class GetColor:
+class _OnSel:
+    """An operator on the objects of one selection."""
+
     sel: Sel
 
 
 @dataclass(frozen=True)
-class GetShape:
-    sel: Sel
+class GetColor(_OnSel):
+    """``color of <sel>``."""
 
 
 @dataclass(frozen=True)
-class Go:
-    sel: Sel
+class GetShape(_OnSel):
+    """``shape of <sel>``."""
 
 
 @dataclass(frozen=True)
-class Exist:
-    sel: Sel
+class Go(_OnSel):
+    """``point <sel>``."""
+
+
+@dataclass(frozen=True)
+class Exist(_OnSel):
+    """``<sel> exist``."""
 
 
 @dataclass(frozen=True)
@@ -93,24 +100,8 @@ class If:
 
 Node = Sel | GetColor | GetShape | Go | Exist | Same | And | If
 _KEYWORDS = frozenset(
-    {
-        ".",
-        ",",
-        "?",
-        "object",
-        "color",
-        "shape",
-        "on",
-        "if",
-        "then",
-        "else",
-        "exist",
-        "equal",
-        "and",
-        "of",
-        "with",
-        "point",
-    }
+    {".", ",", "?", "object", "color", "shape", "on", "if", "then", "else", "exist", "equal", "and", "of", "with",
+     "point"}
 )
 _KNOWN = _KEYWORDS | set(SPACES) | set(TIME_WORDS) | set(COLOR_INDEX) | set(SHAPE_INDEX)
 

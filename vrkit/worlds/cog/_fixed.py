@@ -30,46 +30,63 @@ def _inner_sel(root: Node) -> Sel:
     return root.sel  # type: ignore[attr-defined]
 
 
+def _draw(rng: random.Random, domain: tuple[str, ...], exclude: str | None) -> str:
+    return rng.choice(domain) if exclude is None else _other(rng, domain, {exclude})
+
+
+def _domains(given: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(domain of the attribute the question fixes, domain of the other one); ``given`` is "color" or "shape"."""
+    return (SHAPES, COLORS) if given == "shape" else (COLORS, SHAPES)
+
+
+def _put_pair(scene: Scene, t: int, given: str, fixed: str, drawn: str) -> None:
+    """Add an object whose ``given`` attribute is ``fixed`` and whose other attribute is ``drawn``."""
+    if given == "shape":
+        _put(scene, t, drawn, fixed)
+    else:
+        _put(scene, t, fixed, drawn)
+
+
+def _go_attr_of(scene: Scene, given: str, first: str, second: str, rng: random.Random) -> None:
+    """GoColorOf (``given`` = "shape") and GoShapeOf (``given`` = "color"): the ``first`` object at frame 1,
+    a third distinct value at frame 2, two ``second`` objects at frame 3, one sharing frame 1's other
+    attribute."""
+    dom_given, dom_drawn = _domains(given)
+    third = _other(rng, dom_given, {first, second})  # the template's third distinct value
+    d1, d2 = rng.sample(dom_drawn, 2)
+    d3 = rng.choice(dom_drawn)
+    for t, fixed, drawn in ((1, first, d1), (2, third, d3), (3, second, d1), (3, second, d2)):
+        _put_pair(scene, t, given, fixed, drawn)
+
+
+def _last_same(scene: Scene, given: str, value: str, rng: random.Random) -> None:
+    """ExistLastShapeSameColor (``given`` = "shape") and ExistLastColorSameShape (``given`` = "color"): two
+    ``value`` objects and an odd one at frame 1, at frame 3 a ``value`` object sharing the other attribute
+    with one of the first two half of the time."""
+    _, dom_drawn = _domains(given)
+    da, db = rng.sample(dom_drawn, 2)
+    _put_pair(scene, 1, given, value, da)
+    _put_pair(scene, 1, given, value, db)
+    exclude = {given: value}  # the odd object: colour drawn before shape
+    _put(scene, 1, _draw(rng, COLORS, exclude.get("color")), _draw(rng, SHAPES, exclude.get("shape")))
+    d3 = rng.choice((da, db)) if rng.random() < 0.5 else _other(rng, dom_drawn, {da, db})
+    _put_pair(scene, 3, given, value, d3)
+
+
 def _go_color_of(scene: Scene, sel: Sel, rng: random.Random) -> None:
-    s1, s2 = sel.color.sel.shape, sel.shape
-    s3 = _other(rng, SHAPES, {s1, s2})  # the template's third distinct shape
-    c1, c2 = rng.sample(COLORS, 2)
-    c3 = rng.choice(COLORS)
-    _put(scene, 1, c1, s1)
-    _put(scene, 2, c3, s3)
-    _put(scene, 3, c1, s2)
-    _put(scene, 3, c2, s2)
+    _go_attr_of(scene, "shape", sel.color.sel.shape, sel.shape, rng)
 
 
 def _go_shape_of(scene: Scene, sel: Sel, rng: random.Random) -> None:
-    c1, c2 = sel.shape.sel.color, sel.color
-    c3 = _other(rng, COLORS, {c1, c2})
-    s1, s2 = rng.sample(SHAPES, 2)
-    s3 = rng.choice(SHAPES)
-    _put(scene, 1, c1, s1)
-    _put(scene, 2, c3, s3)
-    _put(scene, 3, c2, s1)
-    _put(scene, 3, c2, s2)
+    _go_attr_of(scene, "color", sel.shape.sel.color, sel.color, rng)
 
 
 def _last_shape_same_color(scene: Scene, sel: Sel, rng: random.Random) -> None:
-    s = sel.shape
-    ca, cb = rng.sample(COLORS, 2)
-    _put(scene, 1, ca, s)
-    _put(scene, 1, cb, s)
-    _put(scene, 1, rng.choice(COLORS), _other(rng, SHAPES, {s}))
-    c3 = rng.choice((ca, cb)) if rng.random() < 0.5 else _other(rng, COLORS, {ca, cb})
-    _put(scene, 3, c3, s)
+    _last_same(scene, "shape", sel.shape, rng)
 
 
 def _last_color_same_shape(scene: Scene, sel: Sel, rng: random.Random) -> None:
-    c = sel.color
-    sa, sb = rng.sample(SHAPES, 2)
-    _put(scene, 1, c, sa)
-    _put(scene, 1, c, sb)
-    _put(scene, 1, _other(rng, COLORS, {c}), rng.choice(SHAPES))
-    s3 = rng.choice((sa, sb)) if rng.random() < 0.5 else _other(rng, SHAPES, {sa, sb})
-    _put(scene, 3, c, s3)
+    _last_same(scene, "color", sel.color, rng)
 
 
 def _last_object_same_object(scene: Scene, sel: Sel, rng: random.Random) -> None:

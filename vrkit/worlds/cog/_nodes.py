@@ -247,46 +247,38 @@ class _Getter(Node):
         hand(self.sel, [self.spec(v)])
 
 
-class Color(_Getter):
+class _Attribute(_Getter):
+    """Color[X] / Shape[X]: one named attribute of X's object, drawn from ``domain``; its guess hands X the
+    attribute at position ``slot`` of a [colour, shape, location] spec."""
+
     __slots__ = ()
+    attr = ""
+    slot = 0
+    domain: tuple[str, ...] = ()
 
     def text(self) -> str:
-        return "color of " + self.sel.text()
+        return f"{self.attr} of " + self.sel.text()
 
-    @staticmethod
-    def get(o: Obj):
-        return o.color
+    def get(self, o: Obj):
+        return getattr(o, self.attr)
 
-    @staticmethod
-    def draw(rng):
-        return rng.choice(COLORS)
+    def draw(self, rng):
+        return rng.choice(self.domain)
 
-    @staticmethod
-    def spec(v) -> list:
-        return [v, None, None]
-
-    domain = COLORS
+    def spec(self, v) -> list:
+        spec = [None, None, None]
+        spec[self.slot] = v
+        return spec
 
 
-class Shape(_Getter):
+class Color(_Attribute):
     __slots__ = ()
+    attr, slot, domain = "color", 0, COLORS
 
-    def text(self) -> str:
-        return "shape of " + self.sel.text()
 
-    @staticmethod
-    def get(o: Obj):
-        return o.shape
-
-    @staticmethod
-    def draw(rng):
-        return rng.choice(SHAPES)
-
-    @staticmethod
-    def spec(v) -> list:
-        return [None, v, None]
-
-    domain = SHAPES
+class Shape(_Attribute):
+    __slots__ = ()
+    attr, slot, domain = "shape", 1, SHAPES
 
 
 class Loc(_Getter):

@@ -51,20 +51,18 @@ def pairs(rng: random.Random, k: int) -> list[tuple[str, str]]:
 
 
 # --- pointing and getters ------------------------------------------------------------------
-@_family("GoColor")
-def _go_color(rng):
-    return Go(Sel(color=rng.choice(COLORS), when=W(rng)))
-
-
-@_family("GoShape")
-def _go_shape(rng):
-    return Go(Sel(shape=rng.choice(SHAPES), when=W(rng)))
-
-
-@_family("Go")
-def _go(rng):
+def _one_sel(rng: random.Random, kind: str) -> dict:
+    """The attributes of one selection: a random colour, shape, or (colour, shape) pair ("pair")."""
+    if kind == "color":
+        return {"color": rng.choice(COLORS)}
+    if kind == "shape":
+        return {"shape": rng.choice(SHAPES)}
     (c, s), = pairs(rng, 1)
-    return Go(Sel(color=c, shape=s, when=W(rng)))
+    return {"color": c, "shape": s}
+
+
+for _kind, _name in (("color", "GoColor"), ("shape", "GoShape"), ("pair", "Go")):
+    TEMPLATES[_name] = lambda rng, kind=_kind: Go(Sel(**_one_sel(rng, kind), when=W(rng)))
 
 
 @_family("GoColorOf")
@@ -79,14 +77,8 @@ def _go_shape_of(rng):
     return Go(Sel(color=c2, shape=Shape(Sel(color=c1, when="latest")), when="now"))
 
 
-@_family("GetColor")
-def _get_color(rng):
-    return Color(Sel(shape=rng.choice(SHAPES), when=W(rng)))
-
-
-@_family("GetShape")
-def _get_shape(rng):
-    return Shape(Sel(color=rng.choice(COLORS), when=W(rng)))
+TEMPLATES["GetColor"] = lambda rng: Color(Sel(**_one_sel(rng, "shape"), when=W(rng)))
+TEMPLATES["GetShape"] = lambda rng: Shape(Sel(**_one_sel(rng, "color"), when=W(rng)))
 
 
 @_family("GetColorSpace")
@@ -104,20 +96,8 @@ def _get_shape_space(rng):
 
 
 # --- existence -----------------------------------------------------------------------------
-@_family("ExistColor")
-def _exist_color(rng):
-    return Exist(Sel(color=rng.choice(COLORS), when="now"))
-
-
-@_family("ExistShape")
-def _exist_shape(rng):
-    return Exist(Sel(shape=rng.choice(SHAPES), when="now"))
-
-
-@_family("Exist")
-def _exist(rng):
-    (c, s), = pairs(rng, 1)
-    return Exist(Sel(color=c, shape=s, when="now"))
+for _kind, _name in (("color", "ExistColor"), ("shape", "ExistShape"), ("pair", "Exist")):
+    TEMPLATES[_name] = lambda rng, kind=_kind: Exist(Sel(**_one_sel(rng, kind), when="now"))
 
 
 def _space_sels(rng, kind: str, n: int) -> list[dict]:
@@ -269,20 +249,19 @@ TEMPLATES["SimpleCompareColorGo"] = lambda rng: _compare_const_go(rng, "color")
 TEMPLATES["SimpleCompareShapeGo"] = lambda rng: _compare_const_go(rng, "shape")
 
 
-@_family("CompareColorGo")
-def _compare_color_go(rng):
-    s1, s2, s3 = shapes(rng, 3)
-    c1, c2 = colors(rng, 2)
-    cond = Same(Color(Sel(shape=s1, when=W(rng))), Color(Sel(shape=s2, when=W(rng))))
-    return If(cond, Go(Sel(color=c1, shape=s3)), Go(Sel(color=c2, shape=s3)))
+def _compare_go(rng, kind: str) -> If:
+    """CompareColorGo / CompareShapeGo: if two objects agree on ``kind``, point at one of two objects that
+    differ in ``kind`` only, else at the other."""
+    getter, other, given, drawn = (Color, "shape", shapes, colors) if kind == "color" else \
+        (Shape, "color", colors, shapes)
+    g1, g2, g3 = given(rng, 3)
+    d1, d2 = drawn(rng, 2)
+    cond = Same(getter(Sel(**{other: g1}, when=W(rng))), getter(Sel(**{other: g2}, when=W(rng))))
+    return If(cond, Go(Sel(**{kind: d1, other: g3})), Go(Sel(**{kind: d2, other: g3})))
 
 
-@_family("CompareShapeGo")
-def _compare_shape_go(rng):
-    c1, c2, c3 = colors(rng, 3)
-    sa, sb = shapes(rng, 2)
-    cond = Same(Shape(Sel(color=c1, when=W(rng))), Shape(Sel(color=c2, when=W(rng))))
-    return If(cond, Go(Sel(color=c3, shape=sa)), Go(Sel(color=c3, shape=sb)))
+TEMPLATES["CompareColorGo"] = lambda rng: _compare_go(rng, "color")
+TEMPLATES["CompareShapeGo"] = lambda rng: _compare_go(rng, "shape")
 
 
 assert set(TEMPLATES) == set(FAMILIES), sorted(set(FAMILIES) ^ set(TEMPLATES))
