@@ -24,8 +24,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vrkit.engine.config import load_config  # noqa: E402
 from vrkit.engine.evaluate import evaluate, load_task, parse_data_spec  # noqa: E402
+from vrkit.engine.recipe import load_run_config  # noqa: E402
 from vrkit.engine.run import train  # noqa: E402
 from vrkit.errors import InputError  # noqa: E402
 from vrkit.utils.atomic import atomic_write_text  # noqa: E402
@@ -48,13 +48,13 @@ def run_cell(model: str, path: str, precision: str, minutes: float, args: argpar
         overrides.append("trainer.early_stopping_patience=null")
     decay = {}
     if args.decay_start is not None:  # cosine decay needs a step count: measure this cell's speed first
-        probe = load_config(base, overrides + [f"trainer.max_minutes={args.probe_minutes}", f"run_dir={run}-probe"])
+        probe = load_run_config(base, overrides + [f"trainer.max_minutes={args.probe_minutes}", f"run_dir={run}-probe"])
         rate = train(probe)["steps"] / (60 * args.probe_minutes)
         max_steps = max(1, int(rate * 60 * minutes))
         overrides += ["optim.decay=cosine", f"optim.decay_start={args.decay_start}", f"trainer.max_steps={max_steps}"]
         decay = {"decay": "cosine", "decay_start": args.decay_start, "probe_steps_per_s": round(rate, 2),
                  "max_steps": max_steps}
-    cfg = load_config(base, overrides)
+    cfg = load_run_config(base, overrides)
     t0 = time.perf_counter()
     res = train(cfg)
     train_s = time.perf_counter() - t0

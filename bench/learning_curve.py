@@ -66,10 +66,10 @@ def run_curve(args: argparse.Namespace) -> dict[str, Any]:
     from lightning.pytorch.callbacks import Callback
 
     from vrkit.cli.demo import official_sample_dir
-    from vrkit.engine.config import load_config, to_dict
-    from vrkit.engine.data import build_datamodule
+    from vrkit.engine.config import to_dict
     from vrkit.engine.evaluate import answer_baselines, parse_data_spec
     from vrkit.engine.module import ReasoningTask
+    from vrkit.engine.recipe import build_datamodule, load_run_config
     from vrkit.engine.run import _quiet, build_trainer
     from vrkit.models.perf import cpu_speedups
     from vrkit.utils.threads import apply_thread_policy
@@ -84,7 +84,7 @@ def run_curve(args: argparse.Namespace) -> dict[str, Any]:
         sources["official"] = parse_data_spec([str(official)], fams)
     _quiet()
     with tempfile.TemporaryDirectory(prefix="vrkit-curve-") as tmp:
-        cfg = load_config(ROOT / "configs" / "cog" / f"{args.model}_cpu.yaml", [
+        cfg = load_run_config(ROOT / "configs" / "cog" / f"{args.model}_cpu.yaml", [
             f"data.path={args.path}", f"data.image_size={args.pixel_size}", "data.val=null",
             f"data.families={fams}", "trainer.max_epochs=100000", "trainer.early_stopping_patience=null",
             f"trainer.max_minutes={args.minutes * 1.5 + 5}", f"trainer.precision={precision}", f"seed={args.seed}",

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _common import write_result  # noqa: E402
 
-from vrkit.engine.config import load_config, to_dict  # noqa: E402
-from vrkit.engine.data import build_datamodule  # noqa: E402
+from vrkit.engine.config import to_dict  # noqa: E402
 from vrkit.engine.module import ReasoningTask  # noqa: E402
+from vrkit.engine.recipe import build_datamodule, load_run_config  # noqa: E402
 from vrkit.engine.run import _quiet, build_trainer  # noqa: E402
 from vrkit.models.perf import cpu_speedups  # noqa: E402
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy  # noqa: E402
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
                      "data.train={kind: stream, n: 100000}", *args.set]
         if args.batch_size:
             overrides.append(f"data.batch_size={args.batch_size}")
-        cfg = load_config(recipe, overrides)
+        cfg = load_run_config(recipe, overrides)
         dm = build_datamodule(cfg.data, cfg.optim, cfg.seed)
         task = ReasoningTask(to_dict(cfg))
         trainer = build_trainer(cfg, Path(tmp) / "run", logger=False)

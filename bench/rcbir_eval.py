@@ -58,7 +58,7 @@ def generate_eval_set(work: Path, n: int, size: int, seed: int, workers: int) ->
 
 def train_rn(work: Path, variant: str, args: argparse.Namespace) -> dict:
     from vrkit.engine.config import from_dict
-    from vrkit.engine.data import build_datamodule
+    from vrkit.engine.recipe import build_datamodule
     from vrkit.engine.run import train
 
     run = work / f"rn-{variant}"

@@ -39,8 +39,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from _common import BUSY_KINDS, BusyCore  # noqa: E402
 
-from vrkit.engine.config import load_config  # noqa: E402
 from vrkit.engine.module import build_run_model as _engine_model  # noqa: E402
+from vrkit.engine.recipe import load_run_config  # noqa: E402
 from vrkit.errors import InputError  # noqa: E402
 from vrkit.models.layers import point_target  # noqa: E402
 from vrkit.models.perf import cpu_speedups  # noqa: E402
@@ -77,7 +77,7 @@ def build_run_model(model: str, path: str, precision: str, variant: str = "canon
                     overrides: list[str] | None = None) -> torch.nn.Module:
     """The model ``vrkit train -c configs/cog/<model>_paper.yaml`` trains (reference widths), on ``path``,
     built by the engine's own builder, so the benchmark times what training runs (e.g. channels-last)."""
-    cfg = load_config(REPO / "configs" / "cog" / f"{model}_paper.yaml",
+    cfg = load_run_config(REPO / "configs" / "cog" / f"{model}_paper.yaml",
                       [f"data.path={path}", f"data.variant={variant}", f"trainer.precision={precision}",
                        *(overrides or [])])
     return _engine_model(cfg)

@@ -68,7 +68,7 @@ def test_the_demo_recipe_is_the_demo_config(tmp_path):
 
 
 def test_model_io_sizes_agree_with_the_datamodules():
-    from vrkit.engine.data import datamodule_class
+    from vrkit.engine.recipe import datamodule_class
     from vrkit.models.presets import PRESETS
 
     for world in ("cog", "clevr"):

@@ -13,6 +13,7 @@ import yaml
 from vrkit.cli import main
 from vrkit.engine.config import DataConfig, SourceConfig, from_dict, load_config
 from vrkit.engine.datamodules.clevr import TYPE_NAMES, ClevrDataModule, resolve_types
+from vrkit.engine.recipe import load_run_config
 from vrkit.engine.run import train
 from vrkit.errors import InputError
 from vrkit.worlds.clevr.constants import ANSWERS
@@ -144,7 +145,7 @@ def test_files_split_from_variant_or_explicit_and_official_sample(clevr_sample):
 ])
 def test_bad_clevr_source_is_one_line_input_error(override, pattern):
     with pytest.raises(InputError, match=pattern) as info:
-        load_config(CONFIGS / "samnet_cpu.yaml", override)
+        load_run_config(CONFIGS / "samnet_cpu.yaml", override)
     assert "\n" not in str(info.value)
 
 

@@ -12,6 +12,7 @@ from vrkit.cli import main
 from vrkit.engine.config import dump_yaml, load_config
 from vrkit.engine.data import EpochSampler, batch_size_at
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, summarize
+from vrkit.engine.recipe import load_run_config
 from vrkit.engine.schedule import warmup_length, warmup_lr
 from vrkit.errors import InputError
 
@@ -41,11 +42,20 @@ def test_every_recipe_loads(recipe, tmp_path):
 
 
 def test_world_without_datamodule_is_input_error(monkeypatch):
-    from vrkit.engine import data
+    from vrkit.engine import recipe
 
-    monkeypatch.setitem(data.WORLDS, "clevr", "vrkit.engine.no_such_datamodule:Missing")
+    monkeypatch.setitem(recipe.WORLDS, "clevr", "vrkit.engine.no_such_datamodule:Missing")
     with pytest.raises(InputError, match="no training datamodule yet"):
-        load_config(CONFIGS / "clevr" / "samnet_cpu.yaml")
+        load_run_config(CONFIGS / "clevr" / "samnet_cpu.yaml")
+
+
+def test_config_checks_structure_and_the_run_loader_the_world():
+    over = ["data.families=[NoSuchFamily]"]
+    assert load_config(CONFIGS / "cog" / "samnet_cpu.yaml", over).data.families == ["NoSuchFamily"]
+    with pytest.raises(InputError, match=r"samnet_cpu\.yaml.*unknown COG family"):
+        load_run_config(CONFIGS / "cog" / "samnet_cpu.yaml", over)
+    with pytest.raises(InputError, match="<defaults>.*unknown COG family"):
+        load_run_config(None, over)
 
 
 def test_overrides_apply_with_types():
@@ -70,7 +80,7 @@ def test_overrides_apply_with_types():
 ])
 def test_bad_configs_fail_early_with_one_line(override, pattern):
     with pytest.raises(InputError, match=pattern) as info:
-        load_config(CONFIGS / "cog" / "samnet_cpu.yaml", override)
+        load_run_config(CONFIGS / "cog" / "samnet_cpu.yaml", override)
     assert "\n" not in str(info.value)
 
 

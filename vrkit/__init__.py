@@ -9,7 +9,8 @@ on first use, so ``import vrkit`` stays light (no torch):
   ``ClevrGenerateConfig`` + ``generate_clevr`` (CLEVR images, scenes and questions);
 * data — ``CogFileDataset``, ``CogStreamDataset``, ``ClevrDataset``, ``collate_cog``, ``collate_clevr``;
 * models — ``build_model``, ``MODELS`` (the registry);
-* engine — ``load_config``, ``TrainConfig``, ``train``, ``load_task``, ``evaluate``, ``predict``;
+* engine — ``load_config`` (structure), ``load_run_config`` (and the world's checks), ``TrainConfig``,
+  ``train``, ``load_task``, ``evaluate``, ``predict``;
 * transfer — ``RECIPES``, ``run_recipe``, ``write_report``;
 * recipes — ``CONFIG_DIR`` (the shipped training recipes); errors — ``InputError``.
 """
@@ -42,6 +43,7 @@ _HOMES: dict[str, str] = {
     "build_model": "vrkit.models",
     "MODELS": "vrkit.models",
     "load_config": "vrkit.engine",
+    "load_run_config": "vrkit.engine.recipe",
     "TrainConfig": "vrkit.engine",
     "train": "vrkit.engine.run",
     "load_task": "vrkit.engine.evaluate",

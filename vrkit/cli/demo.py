@@ -37,7 +37,7 @@ DEMO_RECIPE = CONFIG_DIR / "cog" / "samnet_demo.yaml"
 def demo_config(out: Path, minutes: float, families: str, seed: int, overrides: list[str] | None = None):
     """The demo's training config: :data:`DEMO_RECIPE` validated on the files generated under ``OUT/data``, with
     the demo's time budget, families, seed and run directory, then ``overrides``."""
-    from vrkit.engine.config import load_config
+    from vrkit.engine.recipe import load_run_config
 
     data = out / "data"
     if "," in families:
@@ -46,7 +46,7 @@ def demo_config(out: Path, minutes: float, families: str, seed: int, overrides: 
         f"data.families={families}", f"data.val={{kind: files, paths: ['{data / 'val_4_3_1'}']}}",
         f"trainer.max_minutes={minutes}", f"seed={seed}", f"run_dir={out / 'run'}",
     ]
-    return load_config(DEMO_RECIPE, base + list(overrides or []))
+    return load_run_config(DEMO_RECIPE, base + list(overrides or []))
 
 
 def bar_figure(results: dict[str, dict[str, Any]], path: Path, title: str,

@@ -17,7 +17,8 @@ from vrkit.utils.threads import add_threads_argument, apply_thread_policy
 def _cmd_train(args: argparse.Namespace) -> int:
     threads = apply_thread_policy(args.threads)  # first: DDP ranks and data workers inherit it (utils/threads.py)
     from vrkit.configs import resolve_recipe
-    from vrkit.engine.config import dump_yaml, load_config, resume_config
+    from vrkit.engine.config import dump_yaml
+    from vrkit.engine.recipe import load_run_config, resume_run_config
 
     config = None if args.config is None else resolve_recipe(args.config)  # the shipped recipes outside a checkout
     overrides = list(args.overrides)
@@ -28,11 +29,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.run_dir is not None:
         overrides.append(f"run_dir={args.run_dir}")
     if args.resume:  # the run's saved config; only budget changes are allowed (and listed)
-        cfg, changes = resume_config(config, overrides)
+        cfg, changes = resume_run_config(config, overrides)
         for key, (old, new) in changes.items():
             print(f"resume: {key} {old} -> {new}", file=sys.stderr)
     else:
-        cfg = load_config(config, overrides)
+        cfg = load_run_config(config, overrides)
     if args.print_config:
         print(dump_yaml(cfg), end="")
         return 0
@@ -48,7 +49,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
         return 0
     if "val" in result:
-        from vrkit.engine.data import datamodule_class
+        from vrkit.engine.recipe import datamodule_class
 
         print(format_table(result["val"], datamodule_class(cfg.data.world).GROUPS))
     print(f"run: {result['run_dir']}  epochs: {result['epochs']}  steps: {result['steps']}  "

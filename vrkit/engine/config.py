@@ -2,8 +2,9 @@
 
 ``load_config(path, overrides)`` reads a YAML recipe, applies dotted command-line overrides
 (``model.dim=64 optim.lr=1e-3``; values parsed as YAML) and checks every key and type, the model name and its
-options (against the model's own dataclass config) and the data sources, raising :class:`InputError` (one
-line naming the file or the override) before any training starts.
+options (against the model's own dataclass config), raising :class:`InputError` (one line naming the file or
+the override) before any training starts. This module checks structure only and imports nothing of vrkit's
+above it; the world's checks of the data sources are added by :func:`vrkit.engine.recipe.load_run_config`.
 
 YAML layout::
 
@@ -242,12 +243,8 @@ def from_dict(tree: dict[str, Any]) -> TrainConfig:
     cfg = build_dataclass(TrainConfig, tree)
     cfg.model = model
     _check_bounds(cfg)
-    # This module checks structure; the world-specific checks (family names, variants, paths) are the world
-    # datamodule's own (check_config), found through the world table of vrkit.engine.data, which needs no
-    # name from here at run time (no import circle).
-    from vrkit.engine.data import check_data_config
-
-    check_data_config(cfg.data)
+    # Structure only: the world's checks (family names, variants, paths) are its datamodule's (check_config),
+    # joined to these in vrkit.engine.recipe (load_run_config), above the datamodules.
     if cfg.optim.answer_balanced and cfg.data.train.kind != "files":
         raise ValueError("optim.answer_balanced needs a files train source (data.train.kind: files)")
     if cfg.optim.max_skipped_steps is not None and cfg.optim.max_skipped_steps < 1:

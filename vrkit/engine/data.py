@@ -1,4 +1,5 @@
-"""World-agnostic data plumbing: the world → datamodule table, epoch-seeded samplers, the batch-size schedule.
+"""World-agnostic data plumbing: epoch-seeded samplers, the batch-size schedule (the world → datamodule table
+is :mod:`vrkit.engine.recipe`).
 
 Determinism and resume: every epoch's sample order is a pure function of (seed, epoch, rank, world size), so
 a run resumed from an end-of-epoch checkpoint sees exactly the batches an uninterrupted run would. Sharding
@@ -7,51 +8,18 @@ over distributed ranks is done here (Lightning's distributed sampler is switched
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from torch.utils.data import Sampler
 
-from vrkit.errors import InputError
-
 if TYPE_CHECKING:  # names for annotations only: config.py calls check_data_config, so no import back at run time
-    from vrkit.engine.config import DataConfig, OptimConfig
+    pass
 
 # A generated source without its own seed draws from the run seed: seed·1000 + 17 + the split's salt, so the
 # three splits of one run are different examples (every world's datamodule uses this one table).
 SPLIT_SALT = {"train": 0, "val": 1, "test": 2}
-
-# world name -> "module:DataModule class"
-WORLDS: dict[str, str] = {
-    "cog": "vrkit.engine.datamodules.cog:CogDataModule",
-    "clevr": "vrkit.engine.datamodules.clevr:ClevrDataModule",
-}
-
-
-def datamodule_class(world: str) -> Any:
-    """The LightningDataModule class of ``world``; ``InputError`` if the world has none (yet)."""
-    if world not in WORLDS:
-        raise InputError(f"unknown world {world!r} (known: {', '.join(WORLDS)})")
-    module, cls = WORLDS[world].split(":")
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name != module:
-            raise
-        raise InputError(f"world {world!r} has no training datamodule yet ({module} is missing)") from None
-    return getattr(mod, cls)
-
-
-def check_data_config(cfg: DataConfig) -> None:
-    """World-specific checks (names, variants, paths) before training starts; raises InputError/ValueError."""
-    datamodule_class(cfg.world).check_config(cfg)
-
-
-def build_datamodule(cfg: DataConfig, optim: OptimConfig, seed: int) -> Any:
-    return datamodule_class(cfg.world)(cfg, optim, seed)
-
 
 def batch_size_at(epoch: int, batch_size: int, double_every: int | None, batch_max: int | None) -> int:
     """Increasing batch size (Messina et al., R-CBIR; docs/transfer.md): ``batch_size * 2 ** (epoch //

@@ -19,9 +19,9 @@ import torch
 
 from vrkit.engine.checkpoint_format import is_earlier_format, with_earlier_defaults
 from vrkit.engine.config import SourceConfig
-from vrkit.engine.data import datamodule_class
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, summarize
 from vrkit.engine.module import ReasoningTask
+from vrkit.engine.recipe import datamodule_class
 from vrkit.errors import InputError
 from vrkit.utils.atomic import atomic_open, atomic_write_text
 

@@ -17,8 +17,8 @@ from torch import Tensor
 
 from vrkit.engine.checkpoint_format import FORMAT_KEY, MODEL_FORMAT
 from vrkit.engine.config import TrainConfig, from_dict
-from vrkit.engine.data import datamodule_class
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, summarize
+from vrkit.engine.recipe import check_data_config, datamodule_class
 from vrkit.engine.schedule import decay_factor, warmup_lr
 from vrkit.errors import TrainingDiverged
 
@@ -66,6 +66,7 @@ class ReasoningTask(L.LightningModule):
         super().__init__()
         self.save_hyperparameters({"config": config})
         self.cfg: TrainConfig = from_dict(_without_paths(config))
+        check_data_config(self.cfg.data)
         self.model = build_run_model(self.cfg)
         dm = datamodule_class(self.cfg.data.world)
         self.family_names: list[str] = list(dm.FAMILY_NAMES)

@@ -33,8 +33,8 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from vrkit.engine.config import TrainConfig, dump_yaml, to_dict
-from vrkit.engine.data import build_datamodule
 from vrkit.engine.module import ReasoningTask
+from vrkit.engine.recipe import build_datamodule
 from vrkit.errors import InputError, Interrupted
 from vrkit.utils.atomic import atomic_open, atomic_write_text, clean_stale_temps
 

@@ -104,9 +104,9 @@ def finetune_run(cfg: TrainConfig, source_ckpt: str | Path, run_dir: str | Path,
     ``model.units()``) are trainable, or all parameters when ``units`` is None."""
     import lightning as L
 
-    from vrkit.engine.data import build_datamodule
     from vrkit.engine.evaluate import load_task
     from vrkit.engine.module import ReasoningTask
+    from vrkit.engine.recipe import build_datamodule
     from vrkit.engine.run import build_trainer, save_final_weights
 
     _quiet()

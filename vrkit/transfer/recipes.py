@@ -86,7 +86,7 @@ def parse_partitions(text: str | None) -> dict[str, list[str]]:
 
 def world_tasks(world: str) -> list[str]:
     """Reasoning tasks of a world: COG groups (incl. the pointing groups) or CLEVR question types."""
-    from vrkit.engine.data import datamodule_class
+    from vrkit.engine.recipe import datamodule_class
 
     return list(datamodule_class(world).GROUPS)
 

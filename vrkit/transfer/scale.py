@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vrkit.configs import CONFIG_DIR
-from vrkit.engine.config import TrainConfig, apply_overrides, from_dict, load_config, to_dict
+from vrkit.engine.config import TrainConfig, apply_overrides, from_dict, to_dict
+from vrkit.engine.recipe import check_data_config, load_run_config
 from vrkit.errors import InputError
 
 SCALES = ("tiny", "cpu", "paper")
@@ -76,11 +77,13 @@ def base_config(world: str, model: str, scale: str, config: str | Path | None = 
         if not Path(config).is_file():
             raise InputError(f"no {scale} config for model {model!r} in world {world!r}", config)
     if config is not None:
-        cfg = load_config(config, [f"model.name={model}", *(overrides or [])])
+        cfg = load_run_config(config, [f"model.name={model}", *(overrides or [])])
         return cfg
     tree = apply_overrides(_tiny_tree(world, model), list(overrides or []))
     try:
-        return from_dict(tree)
+        cfg = from_dict(tree)
+        check_data_config(cfg.data)
+        return cfg
     except (TypeError, ValueError) as err:
         raise InputError(str(err), "<tiny scale>") from None
 
@@ -109,6 +112,8 @@ def derive(base: TrainConfig, *, seed: int, variant: str | None = None, families
         tree["trainer"]["early_stopping_patience"] = early_stopping
     tree["run_dir"] = None
     try:
-        return from_dict(tree)
+        cfg = from_dict(tree)
+        check_data_config(cfg.data)
+        return cfg
     except (TypeError, ValueError) as err:
         raise InputError(str(err), "<transfer stage config>") from None
