@@ -14,7 +14,7 @@ algebraically to do as little as possible per step:
   once per frame; the K writes are applied after the frame's last step, in step order, in one
   vectorised product (slot ← slot·(1−w_k) + w_k·v_k for k = 1..K).
 Per step only the summary projections, two batched matrix-vector products with their softmaxes and
-reads, the gate MLP and the summary update remain (:func:`reason_step`). ``tests/test_samnet.py`` checks that
+reads, the gate MLP and the summary update remain (:func:`reason_step`). ``tests/models/test_samnet.py`` checks that
 both paths give the same outputs.
 """
 

@@ -3,7 +3,7 @@
 This is the readable form of the computation. The classes have the parameters of the fused fast path
 (``_samnet_cell.Controller`` and ``SAMCell``: the modules of ``layers.attention``, here simply called) and apply
 every operation in the order the SAMNet paper (Jayram et al., 2019) describes it, one step and one memory write
-at a time. ``tests/test_samnet.py`` checks that both paths give the same outputs and traces, and the
+at a time. ``tests/models/test_samnet.py`` checks that both paths give the same outputs and traces, and the
 reference-fixture test runs on both (docs/samnet-reference.md).
 
 Shapes: B questions, T frames, N items per frame, L words, K reasoning steps, S memory slots, d width,

@@ -33,7 +33,7 @@ Process plumbing (why no ``worker_init_fn`` and no config key):
 * ``torch.set_num_threads`` after import does resize the intra-op pool, so the policy also works when torch was
   imported first (e.g. a test calling the CLI's ``main`` in-process).
 * DataLoader worker processes (``data.workers``) already call ``torch.set_num_threads(1)`` in torch's own
-  worker loop; ``tests/test_threads.py`` pins that, so no ``worker_init_fn`` is needed.
+  worker loop; ``tests/utils/test_threads.py`` pins that, so no ``worker_init_fn`` is needed.
 * The thread count is a property of the machine and the process, not of the experiment (results do not depend
   on it), so it is not a ``trainer.*`` config key: a run's ``config.yaml`` stays machine-independent.
 

@@ -19,7 +19,7 @@ from vrkit.errors import InputError
 from vrkit.utils import threads as policy
 from vrkit.utils.threads import AUTO_THREADS, apply_thread_policy, parse_threads, resolve_threads
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

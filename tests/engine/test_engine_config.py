@@ -16,7 +16,7 @@ from vrkit.engine.recipe import load_run_config
 from vrkit.engine.schedule import warmup_length, warmup_lr
 from vrkit.errors import InputError
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 RECIPES = sorted(CONFIGS.rglob("*.yaml"))
 
 

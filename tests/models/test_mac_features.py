@@ -18,7 +18,7 @@ from vrkit.errors import InputError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SHAPE = (16, 3, 3)  # small maps: the reader checks against whatever the caller expects
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "clevr"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "clevr"
 
 
 @pytest.fixture(autouse=True)

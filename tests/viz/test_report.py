@@ -24,7 +24,7 @@ _DATA_URI = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
 def _fake_transfer(root: Path) -> None:
-    """Stage results of two models (as tests/test_transfer_report.py builds), then the transfer report files."""
+    """Stage results of two models (as tests/transfer/test_transfer_report.py builds), then the report files."""
     from vrkit.transfer import write_report
 
     accs = {("m1", 0): 0.50, ("m1", 1): 0.70, ("m2", 0): 0.90}

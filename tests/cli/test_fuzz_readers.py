@@ -149,7 +149,7 @@ def test_configs(values, raw):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> bytes:
-    from tests._tiny_runs import tiny_run
+    from _tiny_runs import tiny_run
 
     return (tiny_run(tmp_path_factory.mktemp("fuzz")) / "checkpoints" / "last.ckpt").read_bytes()
 

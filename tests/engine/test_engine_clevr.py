@@ -18,7 +18,7 @@ from vrkit.engine.run import train
 from vrkit.errors import InputError
 from vrkit.worlds.clevr.constants import ANSWERS
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "clevr"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "clevr"
 
 
 @pytest.fixture(scope="module")

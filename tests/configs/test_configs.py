@@ -15,7 +15,7 @@ from vrkit.cli import main
 from vrkit.configs import CONFIG_DIR, recipes, resolve_recipe
 from vrkit.engine.config import dump_yaml, load_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RECIPES = recipes()
 
 

@@ -22,7 +22,7 @@ from vrkit.engine.run import train
 from vrkit.worlds.cog.constants import FAMILIES
 
 FAMS = ["ExistColor", "GetShape", "GoColor", "ExistLastColorSameShape"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAMS_ORDER = FAMILIES
 
 
