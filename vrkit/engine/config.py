@@ -274,7 +274,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             tree = yaml.safe_load(text) or {}
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
-            raise InputError(f"invalid YAML ({getattr(err, 'problem', err)})", path,
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]  # a ReaderError has no 'problem'
+            raise InputError(f"invalid YAML ({problem})", path,
                              None if mark is None else mark.line + 1) from None
         if not isinstance(tree, dict):
             raise InputError("a config file must hold a mapping", path)
