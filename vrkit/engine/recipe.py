@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from vrkit.engine.config import DataConfig, OptimConfig, TrainConfig, load_config, resume_config
+from vrkit.engine.config import DataConfig, OptimConfig, TrainConfig, from_dict, load_config, resume_config
 from vrkit.errors import InputError
 
 # world name -> "module:DataModule class"
@@ -52,6 +52,16 @@ def check_run_config(cfg: TrainConfig, where: str | Path) -> TrainConfig:
     except (TypeError, ValueError) as err:
         raise InputError(str(err), where) from None
     return cfg
+
+
+def run_config_from_tree(tree: dict[str, Any], where: str) -> TrainConfig:
+    """:func:`~vrkit.engine.config.from_dict` plus the world's checks; bad input is an InputError naming
+    ``where`` (what the tree stands for, e.g. ``<tiny scale>``)."""
+    try:
+        cfg = from_dict(tree)
+    except (TypeError, ValueError) as err:
+        raise InputError(str(err), where) from None
+    return check_run_config(cfg, where)
 
 
 def load_run_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:

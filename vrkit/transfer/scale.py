@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vrkit.configs import CONFIG_DIR
-from vrkit.engine.config import TrainConfig, apply_overrides, from_dict, to_dict
-from vrkit.engine.recipe import check_data_config, load_run_config
+from vrkit.engine.config import TrainConfig, apply_overrides, to_dict
+from vrkit.engine.recipe import load_run_config, run_config_from_tree
 from vrkit.errors import InputError
 
 SCALES = ("tiny", "cpu", "paper")
@@ -80,12 +80,7 @@ def base_config(world: str, model: str, scale: str, config: str | Path | None = 
         cfg = load_run_config(config, [f"model.name={model}", *(overrides or [])])
         return cfg
     tree = apply_overrides(_tiny_tree(world, model), list(overrides or []))
-    try:
-        cfg = from_dict(tree)
-        check_data_config(cfg.data)
-        return cfg
-    except (TypeError, ValueError) as err:
-        raise InputError(str(err), "<tiny scale>") from None
+    return run_config_from_tree(tree, "<tiny scale>")
 
 
 def derive(base: TrainConfig, *, seed: int, variant: str | None = None, families: object = None,
@@ -111,9 +106,4 @@ def derive(base: TrainConfig, *, seed: int, variant: str | None = None, families
     if early_stopping != "keep":
         tree["trainer"]["early_stopping_patience"] = early_stopping
     tree["run_dir"] = None
-    try:
-        cfg = from_dict(tree)
-        check_data_config(cfg.data)
-        return cfg
-    except (TypeError, ValueError) as err:
-        raise InputError(str(err), "<transfer stage config>") from None
+    return run_config_from_tree(tree, "<transfer stage config>")
