@@ -136,3 +136,14 @@ def test_features_path_needs_a_files_source_with_a_features_file(tmp_path: Path)
     del tree["data"]["train"]["features"]
     with pytest.raises(InputError, match="data.train: the features path needs"):
         ClevrDataModule(from_dict(tree).data).dataset("train")
+
+
+def test_feature_maps_of_the_wrong_channel_count_are_one_line(tmp_path: Path) -> None:
+    from vrkit.engine.run import train
+
+    root, n_images = _generated_root()
+    write_h5(tmp_path / "trainA.h5", n_images)
+    tree = _features_tree(root, tmp_path / "trainA.h5", tmp_path / "run")
+    tree["model"]["feature_channels"] = SHAPE[0] + 8  # the model was built for other maps
+    with pytest.raises(InputError, match=rf"feature maps have {SHAPE[0]} channels.*feature_channels={SHAPE[0] + 8}"):
+        train(from_dict(tree))

@@ -54,6 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vrkit.errors import InputError
 from vrkit.models._baseline_blocks import (
     QuestionEncoder,
     conv_stack,
@@ -268,6 +269,10 @@ class MAC(ReasoningModel):
         path = self.config.path
         if path in ("pixels", "features"):
             x = frames_float(batch["frames"]) if path == "pixels" else batch["features"].float()
+            if path == "features" and x.shape[-3] != self.config.feature_channels:
+                # the file's maps do not fit this model: say so in one line instead of a convolution's traceback
+                raise InputError(f"feature maps have {x.shape[-3]} channels, the model expects "
+                                 f"model.feature_channels={self.config.feature_channels} (data.<split>.features)")
             B, T = x.shape[:2]
             maps = run_frames(self.knowledge, x)  # (B·T, d, h, w)
             h, w = maps.shape[-2:]
