@@ -315,12 +315,17 @@ def _settings(spec: RecipeSpec) -> dict[str, Any]:
 
 def _check_settings(spec: RecipeSpec) -> None:
     """Refuse to mix results made with other settings in one directory (they would be skipped as done)."""
+    guard_settings(Path(spec.out) / spec.model / f"{spec.recipe}_settings.json", _settings(spec))
+
+
+def guard_settings(path: Path, settings: dict[str, Any]) -> None:
+    """Record ``settings`` in ``path`` (JSON) the first time; later, InputError naming the keys that differ, so
+    a results directory never mixes stages made with other settings (every transfer recipe uses this)."""
     import json
 
     from vrkit.utils.atomic import atomic_write_text
 
-    path = Path(spec.out) / spec.model / f"{spec.recipe}_settings.json"
-    now = json.loads(json.dumps(_settings(spec)))
+    now = json.loads(json.dumps(settings))
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
         diff = sorted(k for k in set(old) | set(now) if old.get(k) != now.get(k))

@@ -3,7 +3,6 @@ held-out families, the Γ sources that need no training, and the guard against m
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -112,19 +111,10 @@ def load_gammas(spec: ZeroShotSpec, names: list[str]) -> dict[str, np.ndarray]:
 
 def check_settings(spec: ZeroShotSpec) -> None:
     """Refuse to mix results made with other settings in one directory (they would be skipped as done)."""
-    from vrkit.utils.atomic import atomic_write_text
+    from vrkit.transfer.recipes import guard_settings
 
-    now = json.loads(json.dumps({
+    guard_settings(Path(spec.out) / spec.model / f"{RECIPE}_settings.json", {
         "model": spec.model, "scale": spec.scale, "heldout": families(spec)[1], "gamma": spec.gamma,
         "ratings": None if spec.ratings is None else Path(spec.ratings).read_text(encoding="utf-8"),
         "gamma_file": None if spec.gamma_file is None else Path(spec.gamma_file).read_text(encoding="utf-8"),
-        "config": spec.config, "overrides": list(spec.overrides), "sizes": asdict(spec.sizes())}))
-    path = Path(spec.out) / spec.model / f"{RECIPE}_settings.json"
-    if path.is_file():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        diff = sorted(k for k in set(old) | set(now) if old.get(k) != now.get(k))
-        if diff:
-            raise InputError(f"results here were made with other settings ({', '.join(diff)}); "
-                             "use another --out or the same settings", path)
-        return
-    atomic_write_text(path, json.dumps(now, indent=1, sort_keys=True))
+        "config": spec.config, "overrides": list(spec.overrides), "sizes": asdict(spec.sizes())})
