@@ -99,8 +99,10 @@ def main(argv: list[str] | None = None) -> dict:
         per_step = (sum(loop) - sum(durations.get(HOOKS["batch"], [])[:WARMUP])
                     - sum(durations.get(HOOKS["data"], [])[:WARMUP])) / max(1, len(batch_times))
         parts = breakdown(durations, args.steps, per_step)
-        ops = _top_ops(task, dm, cfg.data.batch_size)
-        gflop = _gflop_per_step(task, dm)
+        dm.setup("fit")
+        batch = next(iter(dm.train_dataloader()))  # one batch for the operator table and the arithmetic count
+        ops = _top_ops(task, batch)
+        gflop = _gflop_per_step(task, batch)
         peak = _matmul_gflop_per_s()
     B = cfg.data.batch_size
     total = sum(parts.values())
@@ -119,12 +121,10 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
-def _top_ops(task: ReasoningTask, dm, batch_size: int, steps: int = 3, top: int = 12) -> list[dict]:
+def _top_ops(task: ReasoningTask, batch: dict, steps: int = 3, top: int = 12) -> list[dict]:
     """torch.profiler's operators by self CPU time over a few forward + backward passes of the model."""
     from torch.profiler import ProfilerActivity, profile
 
-    dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
     model = task.model.train()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
@@ -137,39 +137,29 @@ def _top_ops(task: ReasoningTask, dm, batch_size: int, steps: int = 3, top: int 
             for e in rows]
 
 
-def _lstm_gflop(model: torch.nn.Module, batch: dict) -> float:
-    """Arithmetic of the model's LSTMs in one forward + backward (torch's FLOP counter has no formula for the
-    fused oneDNN LSTM kernel): per direction and token, the four gates' [input, hidden] x [4 hidden] product,
-    2 FLOPs per multiply-add; backward counted as twice the forward. The sequence length is read from a
-    forward hook, so padded questions count at their padded length."""
-    lengths: list[tuple[torch.nn.LSTM, int, int]] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: lengths.append((m, i[0].shape[0], i[0].shape[1])))
-             for m in model.modules() if isinstance(m, torch.nn.LSTM)]
+def _gflop_per_step(task: ReasoningTask, batch: dict) -> float:
+    """Floating-point operations of one training step's forward and backward: what the step must compute
+    whatever the kernels, so ``achieved_gflop_per_s`` says how close the step runs to the core's arithmetic rate.
+    torch.utils.flop_counter counts matrix products and convolutions; it has no formula for the fused oneDNN LSTM
+    kernel, so each ``nn.LSTM`` call of the same pass is counted by hand from its input's shape (padded questions
+    at their padded length): per direction and token the four gates' [input, hidden] x [4 hidden] product,
+    2 FLOPs per multiply-add, backward as twice the forward."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    calls: list[tuple[torch.nn.LSTM, int]] = []  # (module, batch x tokens)
+    hooks = [m.register_forward_hook(lambda m, i, o: calls.append((m, i[0].shape[0] * i[0].shape[1])))
+             for m in task.modules() if isinstance(m, torch.nn.LSTM)]
     try:
-        with torch.no_grad():
-            model(batch)
+        with FlopCounterMode(display=False) as counter:
+            out = task(batch)
+            out["logits"].float().logsumexp(-1).mean().backward()
     finally:
         for h in hooks:
             h.remove()
-    total = 0.0
-    for m, b, t in lengths:
-        dirs = 2 if m.bidirectional else 1
-        total += dirs * b * t * 2 * 4 * m.hidden_size * (m.input_size + m.hidden_size)
-    return 3 * total / 1e9
-
-
-def _gflop_per_step(task: ReasoningTask, dm) -> float:
-    """Floating-point operations of one training step's forward and backward (torch.utils.flop_counter for
-    matrix products and convolutions, plus :func:`_lstm_gflop`): what the step must compute whatever the
-    kernels, so ``achieved_gflop_per_s`` says how close the step runs to the core's arithmetic rate."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    batch = next(iter(dm.train_dataloader()))
-    with FlopCounterMode(display=False) as counter:
-        out = task(batch)
-        out["logits"].float().logsumexp(-1).mean().backward()
     task.model.zero_grad(set_to_none=True)
-    return round(counter.get_total_flops() / 1e9 + _lstm_gflop(task, batch), 3)
+    lstm = sum((2 if m.bidirectional else 1) * n * 2 * 4 * m.hidden_size * (m.input_size + m.hidden_size)
+               for m, n in calls)
+    return round((counter.get_total_flops() + 3 * lstm) / 1e9, 3)
 
 
 def _matmul_gflop_per_s(n: int = 512, seconds: float = 2.0) -> float:
