@@ -20,6 +20,21 @@ def machine() -> dict:
             "load_avg_1m": round(os.getloadavg()[0], 2), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
+def seed_summary(cells: list[dict]) -> str:
+    """Markdown cells ``accuracy (mean) | per seed | weakest group`` of one variant's cells (one per seed): the
+    mean accuracy, each seed's, and the group with the lowest mean accuracy over the seeds."""
+    import statistics
+
+    accs = [c["acc"] for c in cells]
+    groups: dict[str, list[float]] = {}
+    for c in cells:
+        for g, v in c["groups"].items():
+            groups.setdefault(g, []).append(v)
+    weakest = min(groups, key=lambda g: statistics.mean(groups[g]))
+    return (f"{100 * statistics.mean(accs):.1f} % | {' / '.join(f'{100 * a:.1f}' for a in accs)} | "
+            f"{weakest} {100 * statistics.mean(groups[weakest]):.1f} %")
+
+
 def write_result(name: str, result: dict) -> None:
     """Write bench/results/<name>.json and print the result as one JSON line (last line of output)."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import write_result  # noqa: E402
+from _common import seed_summary, write_result  # noqa: E402
 from accuracy import run_cell  # noqa: E402
 
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy  # noqa: E402
@@ -52,15 +51,7 @@ def report() -> str:
     lines = ["| path | variant | updates | seeds | accuracy (mean) | per seed | weakest group |",
              "|---|---|---|---|---|---|---|"]
     for (path, variant), cells in sorted(rows.items(), key=lambda kv: (kv[0][0], list(VARIANTS).index(kv[0][1]))):
-        accs = [c["acc"] for c in cells]
-        groups: dict[str, list[float]] = {}
-        for c in cells:
-            for g, v in c["groups"].items():
-                groups.setdefault(g, []).append(v)
-        weakest = min(groups, key=lambda g: statistics.mean(groups[g]))
-        lines.append(f"| {path} | {variant} | {cells[0]['steps']:,} | {len(cells)} | "
-                     f"{100 * statistics.mean(accs):.1f} % | {' / '.join(f'{100 * a:.1f}' for a in accs)} | "
-                     f"{weakest} {100 * statistics.mean(groups[weakest]):.1f} % |")
+        lines.append(f"| {path} | {variant} | {cells[0]['steps']:,} | {len(cells)} | {seed_summary(cells)} |")
     return "\n".join(lines)
 
 

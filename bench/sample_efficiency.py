@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import write_result  # noqa: E402
+from _common import seed_summary, write_result  # noqa: E402
 from accuracy import run_cell  # noqa: E402
 
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy  # noqa: E402
@@ -65,16 +65,8 @@ def report() -> str:
              "|---|---|---|---|---|---|---|---|"]
     for (model, variant, n), cells in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], -statistics.mean(
             c["acc"] for c in kv[1]))):
-        accs = [c["acc"] for c in cells]
-        groups: dict[str, list[float]] = {}
-        for c in cells:
-            for g, v in c["groups"].items():
-                groups.setdefault(g, []).append(v)
-        weakest = min(groups, key=lambda g: statistics.mean(groups[g]))
         rate = statistics.mean(c["train_examples_per_s"] for c in cells)
-        lines.append(f"| {model} | {variant} | {n:,} | {len(cells)} | {100 * statistics.mean(accs):.1f} % | "
-                     f"{' / '.join(f'{100 * a:.1f}' for a in accs)} | {weakest} "
-                     f"{100 * statistics.mean(groups[weakest]):.1f} % | {rate:.0f} |")
+        lines.append(f"| {model} | {variant} | {n:,} | {len(cells)} | {seed_summary(cells)} | {rate:.0f} |")
     lines.append("\n\\* with another 1-thread job beside it (cells run two at a time): a rough speed, not a benchmark.")
     return "\n".join(lines)
 
