@@ -25,8 +25,8 @@ EMBED = "question_encoder.embed."
 
 
 @pytest.fixture(scope="module")
-def ref_dir() -> Path:
-    p = Path(__file__).resolve().parents[3] / "shared" / "data" / "mac-reference"
+def ref_dir(shared_data: Path) -> Path:
+    p = shared_data / "mac-reference"
     if not (p / "reference_state_dict.npz").is_file():
         pytest.skip("../shared/data/mac-reference is absent")
     return p

@@ -32,8 +32,8 @@ TOL = {"rtol": 1e-5, "atol": 1e-5}
 
 
 @pytest.fixture(scope="module")
-def ref_dir() -> Path:
-    p = Path(__file__).resolve().parents[3] / "shared" / "data" / "rn-reference"
+def ref_dir(shared_data: Path) -> Path:
+    p = shared_data / "rn-reference"
     if not (p / "ir-fp_state_dict.npz").is_file():
         pytest.skip("../shared/data/rn-reference is absent")
     return p

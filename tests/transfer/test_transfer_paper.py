@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from vrkit.cli import main
@@ -20,12 +19,7 @@ from vrkit.transfer.table import Cell, to_markdown
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cell(recipe: str, model: str, condition: str, task: str, acc: float) -> Cell:
