@@ -2,7 +2,9 @@
 
 Every mesh of the original spans [-1, 1]^3 scaled by the size half-extent r and rests on the ground:
 sphere of radius r, vertical cylinder of radius r and height 2r, box of half-extent r turned by the stored
-``rotation`` read as *radians* about +Z (quirk Q2). The original cube and cylinder are bevelled; here the
+``rotation`` read as *radians* about +Z (quirk Q2). A fourth shape, the upright cone of base radius r and height 2r
+(apex up, its base a closed disc), is not a CLEVR shape: only worlds that build :class:`Objects` themselves use
+it (the CATER-style video world, vrkit/worlds/cater). The original cube and cylinder are bevelled; here the
 geometry is sharp and the bevel is suggested by rounding the shading normals near edges.
 Arrays are float32; rays are (m, 3) origins ``O`` and unit directions ``D``; a miss is ``inf``.
 """
@@ -18,9 +20,11 @@ import numpy as np
 from vrkit.errors import InputError
 from vrkit.worlds.clevr.constants import ATTRIBUTES, COLOR_RGB, SIZE_RADIUS
 
-CUBE, SPHERE, CYLINDER = 0, 1, 2
+CUBE, SPHERE, CYLINDER, CONE = 0, 1, 2, 3
 _SHAPE_CODE = {"cube": CUBE, "sphere": SPHERE, "cylinder": CYLINDER}
-_BOUND = {CUBE: math.sqrt(3.0), SPHERE: 1.0, CYLINDER: math.sqrt(2.0)}
+#: bounding-sphere radius of each shape around its centre, in units of the half-extent r.
+BOUND = {CUBE: math.sqrt(3.0), SPHERE: 1.0, CYLINDER: math.sqrt(2.0), CONE: math.sqrt(2.0)}
+_CONE_K2 = 0.25  # (base radius / height)^2: the lateral surface is x^2 + y^2 = K2 (r - z)^2 in the object frame
 EPS = 1e-3
 _BEVEL_POW = 14.0  # larger = sharper edges of the shading-normal bevel
 
@@ -83,7 +87,7 @@ def parse_objects(scene: Any) -> Objects:
         shape=shape,
         cos=np.cos(yaw).astype(np.float32),
         sin=np.sin(yaw).astype(np.float32),
-        bound=(r * np.array([_BOUND[int(s)] for s in shape], dtype=np.float32)).astype(np.float32),
+        bound=(r * np.array([BOUND[int(s)] for s in shape], dtype=np.float32)).astype(np.float32),
         albedo=srgb,  # the renderer feeds the 0-1 colour unchanged as a linear shader colour
         metal=np.array([o["material"] == "metal" for o, _, _ in rows], dtype=bool),
     )
@@ -115,6 +119,8 @@ def intersect(objs: Objects, k: int, O: np.ndarray, D: np.ndarray) -> np.ndarray
             xc, yc = ox + tc * dx, oy + tc * dy
             tc = np.where((xc * xc + yc * yc <= r * r) & (tc > EPS), tc, np.inf)
             return np.fmin(ts, tc)
+        if s == CONE:
+            return _cone(ox, oy, oz, dx, dy, dz, r)
         # box: rotate into the object frame (inverse yaw); slabs; fmin/fmax skip the NaNs of 0 * inf
         cs, sn = float(objs.cos[k]), float(objs.sin[k])
         tmin = tmax = None
@@ -126,6 +132,23 @@ def intersect(objs: Objects, k: int, O: np.ndarray, D: np.ndarray) -> np.ndarray
             tmin = near if tmin is None else np.fmax(tmin, near)
             tmax = far if tmax is None else np.fmin(tmax, far)
         return np.where((tmax >= tmin) & (tmin > EPS), tmin, np.inf)
+
+
+def _cone(ox: np.ndarray, oy: np.ndarray, oz: np.ndarray, dx: np.ndarray, dy: np.ndarray, dz: np.ndarray,
+          r: float) -> np.ndarray:
+    """Nearest entry t > EPS into the upright cone (base disc at z = -r, apex at z = r, object frame)."""
+    h = r - oz
+    a = dx * dx + dy * dy - _CONE_K2 * dz * dz
+    b = ox * dx + oy * dy + _CONE_K2 * h * dz
+    disc = b * b - a * (ox * ox + oy * oy - _CONE_K2 * h * h)
+    root = np.sqrt(disc)
+    best = np.full(np.shape(dx), np.inf, dtype=np.float32)
+    for t in ((-b - root) / a, (-b + root) / a):
+        z = oz + t * dz
+        best = np.fmin(best, np.where((disc >= 0) & (z >= -r) & (z <= r) & (t > EPS), t, np.inf))
+    tb = (-r - oz) / dz
+    xb, yb = ox + tb * dx, oy + tb * dy
+    return np.fmin(best, np.where((xb * xb + yb * yb <= r * r) & (tb > EPS), tb, np.inf))
 
 
 def normals(objs: Objects, k: int, P: np.ndarray) -> np.ndarray:
@@ -140,6 +163,9 @@ def normals(objs: Objects, k: int, P: np.ndarray) -> np.ndarray:
         w = np.minimum(rho, 1.0) ** _BEVEL_POW
         n = np.stack([q[:, 0] / rho * w, q[:, 1] / rho * w,
                       np.sign(q[:, 2]) * np.minimum(np.abs(q[:, 2]), 1.0) ** _BEVEL_POW], axis=-1)
+    elif s == CONE:
+        n = np.stack([q[:, 0], q[:, 1], _CONE_K2 * (1.0 - q[:, 2])], axis=-1)
+        n[q[:, 2] < -0.999] = (0.0, 0.0, -1.0)
     else:
         cs, sn = float(objs.cos[k]), float(objs.sin[k])
         lx, ly = cs * q[:, 0] + sn * q[:, 1], -sn * q[:, 0] + cs * q[:, 1]

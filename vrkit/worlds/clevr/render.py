@@ -3,6 +3,7 @@
 Public API (all pure numpy, deterministic):
 
 - ``render_scene(scene, width=128, height=128, rng=None)`` -> (H, W, 3) uint8 image.
+- ``render_objects(objs, params, width, height)`` -> (image, id buffer) of pre-built object arrays.
 - ``render_ids(scene, width, height)`` -> (H, W) int16 object-id buffer (-1 = background), the flat pass
   of the visibility check (docs/world-clevr.md, 'Scenes'): one ray per pixel centre, no anti-aliasing.
 - ``visible_pixel_counts`` / ``check_visibility`` -> the original's "≥ 200 pixels per object" rule.
@@ -33,7 +34,7 @@ from vrkit.worlds.clevr._render_camera import (
     sample_render_params,
     scene_render_params,
 )
-from vrkit.worlds.clevr._render_geom import parse_objects, trace, trace_primary
+from vrkit.worlds.clevr._render_geom import Objects, parse_objects, trace, trace_primary
 from vrkit.worlds.clevr._render_shade import make_lamps, shade, to_srgb8
 from vrkit.worlds.clevr.constants import IMAGE_HEIGHT, IMAGE_WIDTH, MIN_PIXELS_PER_OBJECT
 
@@ -45,6 +46,7 @@ __all__ = [
     "fit_camera_to_pixel_coords",
     "pixel_coords",
     "render_ids",
+    "render_objects",
     "render_scene",
     "sample_render_params",
     "visible_pixel_counts",
@@ -89,15 +91,24 @@ def render_scene(scene: dict, width: int = 128, height: int = 128, rng: np.rando
     w, h = _check_size(width, height)
     objs = parse_objects(scene)
     p = _params(scene, rng, params)
-    cam = Camera.make(p.camera, w, h, _aspect(aspect))
-    lamps = make_lamps(p, quality)
+    return render_objects(objs, p, w, h, antialias=antialias, quality=quality, aspect=_aspect(aspect))[0]
+
+
+def render_objects(objs: Objects, params: RenderParams, width: int, height: int, *, antialias: bool = True,
+                   quality: int = 1, aspect: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The renderer below :func:`render_scene`, for worlds that build :class:`Objects` themselves (no scene
+    dict to validate; e.g. the cone of the CATER-style world). Returns the (H, W, 3) uint8 image and the
+    (H, W) int16 id buffer of the pixel centres (object index; -1 ground, -2 nothing), as traced for it."""
+    cam = Camera.make(params.camera, width, height, aspect)
+    lamps = make_lamps(params, quality)
     O = cam.pos.astype(np.float32)
     D, t, ids = trace_primary(objs, cam)
     rgb = shade(objs, lamps, O, D, t, ids, cam, quality)
-    rgb = rgb.reshape(h, w, 3)
+    rgb = rgb.reshape(height, width, 3)
+    ids = ids.reshape(height, width)
     if antialias and len(objs):
-        _antialias(objs, cam, O, ids.reshape(h, w), rgb)
-    return to_srgb8(rgb)
+        _antialias(objs, cam, O, ids, rgb)
+    return to_srgb8(rgb), ids
 
 
 _NEIGHBOURS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
