@@ -1,0 +1,165 @@
+"""torch Datasets over generated CATER-style videos (:mod:`vrkit.worlds.cater`): a seeded stream whose item k of
+epoch e is ``generate_video(video_seed(seed, e, k), config)``, so batches are a pure function of (seed, epoch)
+and a resumed run sees the videos an uninterrupted one would.
+
+An item (before :func:`collate_cater`) is a dict of tensors for one video of T frames:
+
+* ``frames`` uint8 (T, 3, H, W) (normalise on the device: :func:`frames_float`);
+* ``snitch_cell`` int64 scalar (0..35), ``contained`` bool scalar (the snitch is covered at the end),
+  ``actions`` float32 (A,) multi-hot over ``ACTION_LABELS``;
+* with ``state=True``: ``objects`` float32 (T, M, F) and ``object_mask`` bool (T, M), the objects the camera
+  sees in each frame (the world's state path: contained and hidden objects are left out), and ``attributes``
+  float32 (T, F_cat): which attribute values (shape, colour, material, size) some visible object has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+
+def video_seed(seed: int, epoch: int, index: int) -> int:
+    """The generator seed of video ``index`` of ``epoch`` in the stream of ``seed`` (a 31-bit integer)."""
+    return int.from_bytes(hashlib.sha256(f"cater:{seed}:{epoch}:{index}".encode()).digest()[:4], "little") >> 1
+
+
+class WorldSource:
+    """Where videos come from: the world's generator and its state path (:mod:`vrkit.worlds.cater`). Tests pass
+    a stand-in with the same three methods."""
+
+    def __init__(self) -> None:
+        self._configs: dict[str, Any] = {}
+
+    def config(self, world: dict[str, Any]) -> Any:
+        """The world's ``CaterConfig`` from a mapping of its fields (ValueError naming an unknown field)."""
+        import dataclasses
+
+        from vrkit.worlds.cater import CaterConfig
+
+        key = repr(sorted(world.items()))
+        if key not in self._configs:
+            known = {f.name for f in dataclasses.fields(CaterConfig)}
+            unknown = sorted(set(world) - known)
+            if unknown:
+                raise ValueError(f"unknown CATER world option(s) {', '.join(unknown)} "
+                                 f"(known: {', '.join(sorted(known))})")
+            self._configs[key] = CaterConfig(**world)
+        return self._configs[key]
+
+    def make(self, seed: int, world: dict[str, Any]) -> Any:
+        from vrkit.worlds.cater import generate_video
+
+        return generate_video(seed, self.config(world))
+
+    def state(self, video: Any) -> tuple[np.ndarray, np.ndarray, int]:
+        """(objects (T, M, F), object_mask (T, M), number of leading categorical features of F)."""
+        from vrkit.worlds.cater import state_frames
+
+        return state_frames(video)
+
+    def sizes(self, world: dict[str, Any]) -> dict[str, int]:
+        """``features`` per object, categorical ``attributes``, ``max_objects`` per frame."""
+        from vrkit.worlds.cater import STATE_SIZES
+
+        return dict(STATE_SIZES)
+
+
+def state_arrays(video: Any, source: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(objects (T, M, F) float32, object_mask (T, M) bool, attributes (T, A) float32) of a video: the
+    visible objects of each frame and which categorical attribute values some visible object has."""
+    objects, mask, n_cat = source.state(video)
+    objects = np.asarray(objects, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    cats = objects[..., :n_cat] * mask[..., None]  # (T, M, A)
+    attributes = cats.max(axis=1) if objects.shape[1] else np.zeros((objects.shape[0], n_cat), np.float32)
+    return objects, mask, attributes.astype(np.float32)
+
+
+def encode_video(video: Any, source: Any = None) -> dict[str, Tensor]:
+    """The item of one generated video (module docstring); with a ``source``, its state-path arrays too."""
+    frames = np.ascontiguousarray(np.asarray(video.frames, np.uint8).transpose(0, 3, 1, 2))  # (T, 3, H, W)
+    item = {"frames": torch.from_numpy(frames),
+            "snitch_cell": torch.tensor(int(video.snitch_cell), dtype=torch.long),
+            "contained": torch.tensor(bool(video.snitch_contained_at_end)),
+            "actions": torch.as_tensor(np.asarray(video.actions, np.float32))}
+    if source is not None:
+        objects, mask, attributes = state_arrays(video, source)
+        item.update(objects=torch.from_numpy(objects), object_mask=torch.from_numpy(mask),
+                    attributes=torch.from_numpy(attributes))
+    return item
+
+
+def collate_cater(items: Sequence[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """Stack items; per-frame object sets are padded to the batch's largest (``object_mask`` False there)."""
+    out: dict[str, Tensor] = {}
+    for key in items[0]:
+        if key == "objects":
+            M = max(int(it["objects"].shape[1]) for it in items)
+            T, _, F = items[0]["objects"].shape
+            objs = torch.zeros(len(items), T, max(M, 1), F)
+            mask = torch.zeros(len(items), T, max(M, 1), dtype=torch.bool)
+            for i, it in enumerate(items):
+                m = it["objects"].shape[1]
+                objs[i, :, :m], mask[i, :, :m] = it["objects"], it["object_mask"]
+            out["objects"], out["object_mask"] = objs, mask
+        elif key != "object_mask":
+            out[key] = torch.stack([it[key] for it in items])
+    return out
+
+
+def frames_float(frames: Tensor) -> Tensor:
+    """uint8 frames [..., 3, H, W] → float in [0, 1] (on the frames' device)."""
+    return frames.float().div_(255.0) if frames.dtype == torch.uint8 else frames
+
+
+class CaterStream(Dataset):
+    """``n`` generated videos per epoch (module docstring); ``set_epoch(e)`` selects epoch e's videos.
+    ``source``: a :class:`WorldSource` (default) or a stand-in; ``state``: add the state-path arrays."""
+
+    def __init__(self, n: int, seed: int, world: dict[str, Any] | None = None, state: bool = False,
+                 source: Any = None) -> None:
+        if n < 1:
+            raise ValueError(f"a CATER stream needs n >= 1 videos, got {n}")
+        self.n, self.seed, self.state, self.epoch = int(n), int(seed), state, 0
+        self.world = dict(world or {})
+        self.source = source if source is not None else WorldSource()
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def video(self, k: int) -> Any:
+        return self.source.make(video_seed(self.seed, self.epoch, k), self.world)
+
+    def __getitem__(self, k: int) -> dict[str, Tensor]:
+        if not 0 <= int(k) < self.n:
+            raise IndexError(k)
+        return encode_video(self.video(int(k)), self.source if self.state else None)
+
+
+def materialise(ds: Dataset, batch_size: int = 64) -> dict[str, Tensor]:
+    """Every item of ``ds`` collated into one batch (fixed fine-tuning and test sets kept in memory)."""
+    batches = [collate_cater([ds[i] for i in range(s, min(s + batch_size, len(ds)))])
+               for s in range(0, len(ds), batch_size)]
+    return collate_batches(batches)
+
+
+def collate_batches(batches: Sequence[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """Concatenate batches along the first dimension (object sets padded to the largest)."""
+    out: dict[str, Tensor] = {}
+    for key in batches[0]:
+        parts = [b[key] for b in batches]
+        if key in ("objects", "object_mask"):
+            M = max(p.shape[2] for p in parts)
+            parts = [torch.nn.functional.pad(p, (0, 0, 0, M - p.shape[2]) if key == "objects" else (0, M - p.shape[2]))
+                     for p in parts]
+        out[key] = torch.cat(parts)
+    return out
