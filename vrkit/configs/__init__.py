@@ -10,11 +10,18 @@ from pathlib import Path
 
 #: The folder holding the recipes (``cog/``, ``clevr/``).
 CONFIG_DIR = Path(__file__).resolve().parent
+#: Folders of pretraining recipes (``vrkit pretrain``; vrkit.engine.pretrain), not ``vrkit train`` recipes.
+PRETRAIN_DIRS = ("cater",)
 
 
 def recipes() -> list[Path]:
-    """Every shipped recipe, sorted by path."""
-    return sorted(CONFIG_DIR.rglob("*.yaml"))
+    """Every shipped training recipe (``vrkit train``), sorted by path."""
+    return sorted(p for p in CONFIG_DIR.rglob("*.yaml") if p.parent.name not in PRETRAIN_DIRS)
+
+
+def pretrain_recipes() -> list[Path]:
+    """Every shipped pretraining recipe (``vrkit pretrain``), sorted by path."""
+    return sorted(p for d in PRETRAIN_DIRS for p in (CONFIG_DIR / d).glob("*.yaml"))
 
 
 def resolve_recipe(path: str | Path) -> Path:

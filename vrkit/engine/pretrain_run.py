@@ -5,7 +5,7 @@ Run directory layout::
     config.yaml             resolved config (written before training)
     checkpoints/last.ckpt   end of the latest epoch, or the final weights of a run stopped by its budget
     metrics.csv             Lightning CSV log (train/loss per logging step, val/loss per epoch, lr)
-    loss_curve.csv          step, train_loss, val_loss (from metrics.csv)
+    loss_curve.csv          step, train_loss (per logging step), train_loss_epoch, val_loss (from metrics.csv)
     encoder.pt              {"config": IVCLConfig fields, "objective", "state_dict"}: the encoder and temporal
                             transformer the transfer recipes start from (the decoder and heads are dropped)
     final_metrics.json      steps, epochs, last train and val loss, parameters
@@ -75,13 +75,13 @@ def loss_curve(metrics_csv: Path) -> str:
     """``step,train_loss,val_loss`` rows of a run's metrics.csv (empty cells where a loss was not logged)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["step", "train_loss", "val_loss"])
+    w.writerow(["step", "train_loss", "train_loss_epoch", "val_loss"])
     if metrics_csv.is_file():
         with metrics_csv.open(newline="") as fh:
             for row in csv.DictReader(fh):
-                tr, va = row.get("train/loss_step", ""), row.get("val/loss", "")
-                if tr or va:
-                    w.writerow([row.get("step", ""), tr, va])
+                values = [row.get(k, "") for k in ("train/loss_step", "train/loss_epoch", "val/loss")]
+                if any(values):
+                    w.writerow([row.get("step", ""), *values])
     return buf.getvalue()
 
 
@@ -148,7 +148,10 @@ def pretrain(cfg: PretrainConfig, run_dir: str | Path, resume: bool = False, sou
     save_encoder(task, run / ENCODER)
     atomic_write_text(run / LOSS_CURVE, loss_curve(run / "metrics.csv"))
     rows = list(csv.DictReader(io.StringIO((run / LOSS_CURVE).read_text())))
-    last_of = {k: next((float(r[k]) for r in reversed(rows) if r[k]), None) for k in ("train_loss", "val_loss")}
+    last_of = {k: next((float(r[k]) for r in reversed(rows) if r[k]), None)
+               for k in ("train_loss", "train_loss_epoch", "val_loss")}
+    if last_of["train_loss"] is None:  # fewer steps than log_every_n_steps: the epoch mean
+        last_of["train_loss"] = last_of["train_loss_epoch"]
     result = {"run_dir": str(run), "objective": cfg.objective, "steps": trainer.global_step,
               "epochs": trainer.current_epoch, "parameters": sum(p.numel() for p in task.model.parameters()),
               **last_of}
