@@ -32,7 +32,7 @@ class FakeSource:
 
     def make(self, seed: int, world: dict[str, Any]) -> FakeVideo:
         self.made += 1
-        T, S = int(world.get("frames", 4)), int(world.get("image_size", 32))
+        T, S = int(world.get("frames", 4)), int(world.get("size", 32))
         rng = np.random.default_rng(seed)
         n = int(rng.integers(2, MAX_OBJECTS + 1))
         start = rng.uniform(0, 6, size=(n, 2))

@@ -23,6 +23,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from vrkit.worlds.cater.constants import ALL_SHAPES, COLORS_ALL, FLOOR, MATERIALS, SIZES
+
 
 def video_seed(seed: int, epoch: int, index: int) -> int:
     """The generator seed of video ``index`` of ``epoch`` in the stream of ``seed`` (a 31-bit integer)."""
@@ -58,16 +60,44 @@ class WorldSource:
         return generate_video(seed, self.config(world))
 
     def state(self, video: Any) -> tuple[np.ndarray, np.ndarray, int]:
-        """(objects (T, M, F), object_mask (T, M), number of leading categorical features of F)."""
+        """(objects (T, M, F), object_mask (T, M), number of leading categorical features of F): each visible
+        object (:func:`vrkit.worlds.cater.state_frames`) as one-hot shape, colour, material and size, then its
+        floor position and height divided by the floor's half-width."""
         from vrkit.worlds.cater import state_frames
 
-        return state_frames(video)
+        frames = state_frames(video.meta)
+        M = max(1, max(len(f) for f in frames))
+        objects = np.zeros((len(frames), M, _STATE_FEATURES), np.float32)
+        mask = np.zeros((len(frames), M), bool)
+        for t, objs in enumerate(frames):
+            for i, o in enumerate(objs):
+                objects[t, i] = _object_features(o)
+                mask[t, i] = True
+        return objects, mask, _N_CATEGORICAL
 
     def sizes(self, world: dict[str, Any]) -> dict[str, int]:
         """``features`` per object, categorical ``attributes``, ``max_objects`` per frame."""
-        from vrkit.worlds.cater import STATE_SIZES
+        return {"features": _STATE_FEATURES, "attributes": _N_CATEGORICAL,
+                "max_objects": int(self.config(world).max_objects)}
 
-        return dict(STATE_SIZES)
+
+# The categorical blocks of an object's state vector: shapes (snitch + 4), colours (CLEVR's 8 + gold), materials,
+# sizes; then x, y, z / FLOOR.
+_VOCABULARIES = (("shape", ALL_SHAPES), ("color", COLORS_ALL), ("material", MATERIALS), ("size", SIZES))
+_N_CATEGORICAL = sum(len(v) for _, v in _VOCABULARIES)
+_STATE_FEATURES = _N_CATEGORICAL + 3
+
+
+def _object_features(record: dict[str, Any]) -> np.ndarray:
+    """One visible object's state vector (see :meth:`WorldSource.state`); an unknown value leaves its block 0."""
+    out = np.zeros(_STATE_FEATURES, np.float32)
+    at = 0
+    for key, vocab in _VOCABULARIES:
+        if record.get(key) in vocab:
+            out[at + vocab.index(record[key])] = 1.0
+        at += len(vocab)
+    out[at:] = np.asarray(record["position"], np.float32)[:3] / FLOOR
+    return out
 
 
 def state_arrays(video: Any, source: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -78,7 +78,7 @@ class PretrainConfig:
 
     def world(self) -> dict[str, Any]:
         """The ``CaterConfig`` fields of this run's videos."""
-        return {"image_size": self.data.image_size, "frames": self.data.frames, **self.data.world}
+        return {"size": self.data.image_size, "frames": self.data.frames, **self.data.world}
 
 
 # Values a resumed run may change (budgets and bookkeeping).
