@@ -38,7 +38,7 @@ class CaterConfig:
     ``action_frames``: the least and most frames an action lasts; ``contain_prob``: chance that a segment of
     the schedule starts with a contain (vrkit/worlds/cater/motion.py); ``camera_sweep``: with
     ``moving_camera``, the camera orbits the scene's vertical axis by 20 degrees up to this many degrees over
-    the video, either way."""
+    the video, either way. ``quality`` 0 (one hard key-lamp shadow) keeps generation fast; 1 is CLEVR's."""
 
     frames: int = 16
     size: int = 64
@@ -49,6 +49,7 @@ class CaterConfig:
     contain_prob: float = 0.5
     camera_sweep: float = 60.0
     antialias: bool = True
+    quality: int = 0
 
     def __post_init__(self) -> None:
         lo, hi = self.action_frames
@@ -60,6 +61,7 @@ class CaterConfig:
             (2 <= lo <= hi, f"action_frames must satisfy 2 <= least <= most, got {self.action_frames}"),
             (0.0 <= self.contain_prob <= 1.0, f"contain_prob must be in 0..1, got {self.contain_prob}"),
             (20.0 <= self.camera_sweep <= 180.0, f"camera_sweep must be in 20..180, got {self.camera_sweep}"),
+            (self.quality in (0, 1, 2), f"quality must be 0, 1 or 2, got {self.quality}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -111,7 +113,7 @@ def _objects(bodies: list, keep: np.ndarray, pos: np.ndarray, yaw_deg: np.ndarra
 
 
 def render_frames(motion: Motion, pos: np.ndarray, yaw_deg: np.ndarray, cameras: np.ndarray, size: int,
-                  antialias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                  antialias: bool = True, quality: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Frames (T, H, W, 3) uint8 and object-id buffers (T, H, W) int16 (object index, -1 floor/background)
     of per-frame centres ``pos`` (K, T, 3) and yaws in degrees (K, T), uncovered objects only."""
     t_n = pos.shape[1]
@@ -129,7 +131,7 @@ def render_frames(motion: Motion, pos: np.ndarray, yaw_deg: np.ndarray, cameras:
         params = RenderParams(camera=tuple(float(v) for v in cameras[t]), lamp_key=base.lamp_key,
                               lamp_fill=base.lamp_fill, lamp_back=base.lamp_back)
         rgb, sub = render_objects(_objects(motion.bodies, keep, pos[:, t], yaw_deg[:, t]), params, size, size,
-                                  antialias=antialias)
+                                  antialias=antialias, quality=quality)
         lut = np.concatenate([[-1, -1], np.flatnonzero(keep)]).astype(np.int16)  # -2 -> -1, -1 -> -1, k -> id
         frames[t], ids[t] = rgb, lut[sub + 2]
     return frames, ids
@@ -168,7 +170,8 @@ def generate_video(seed: int, config: CaterConfig = CaterConfig()) -> Video:
     pos = np.round(motion.frame_pos(), 6) + 0.0  # + 0.0: no negative zeros in the record
     yaw = np.round(np.degrees(motion.frame_yaw()), 6) + 0.0
     cameras = camera_path(seed, config)
-    frames, ids = render_frames(motion, pos, yaw, cameras, config.size, config.antialias)
+    frames, ids = render_frames(motion, pos, yaw, cameras, config.size, config.antialias,
+                                 config.quality)
     k = len(motion.bodies)
     pixels = np.stack([np.bincount(ids[t][ids[t] >= 0].ravel(), minlength=k)[:k] for t in range(config.frames)],
                       axis=1)  # (K, T)

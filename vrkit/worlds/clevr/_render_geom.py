@@ -136,19 +136,19 @@ def intersect(objs: Objects, k: int, O: np.ndarray, D: np.ndarray) -> np.ndarray
 
 def _cone(ox: np.ndarray, oy: np.ndarray, oz: np.ndarray, dx: np.ndarray, dy: np.ndarray, dz: np.ndarray,
           r: float) -> np.ndarray:
-    """Nearest entry t > EPS into the upright cone (base disc at z = -r, apex at z = r, object frame)."""
+    """Nearest entry t > EPS into the upright cone (base disc at z = -r, apex at z = r, object frame).
+    A root of the lateral quadric counts only between the base and the apex (the other nappe is not the
+    cone); NaN roots (no real solution) fail every comparison."""
     h = r - oz
     a = dx * dx + dy * dy - _CONE_K2 * dz * dz
     b = ox * dx + oy * dy + _CONE_K2 * h * dz
-    disc = b * b - a * (ox * ox + oy * oy - _CONE_K2 * h * h)
-    root = np.sqrt(disc)
-    best = np.full(np.shape(dx), np.inf, dtype=np.float32)
-    for t in ((-b - root) / a, (-b + root) / a):
-        z = oz + t * dz
-        best = np.fmin(best, np.where((disc >= 0) & (z >= -r) & (z <= r) & (t > EPS), t, np.inf))
+    root = np.sqrt(b * b - a * (ox * ox + oy * oy - _CONE_K2 * h * h))
+    t1, t2 = (-b - root) / a, (-b + root) / a
+    t = np.where((np.abs(oz + t1 * dz) <= r) & (t1 > EPS), t1, np.inf)
+    t = np.where((np.abs(oz + t2 * dz) <= r) & (t2 > EPS) & (t2 < t), t2, t)
     tb = (-r - oz) / dz
     xb, yb = ox + tb * dx, oy + tb * dy
-    return np.fmin(best, np.where((xb * xb + yb * yb <= r * r) & (tb > EPS), tb, np.inf))
+    return np.where((xb * xb + yb * yb <= r * r) & (tb > EPS) & (tb < t), tb, t)
 
 
 def normals(objs: Objects, k: int, P: np.ndarray) -> np.ndarray:

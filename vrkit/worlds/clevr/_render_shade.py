@@ -48,13 +48,14 @@ class Lamp:
 
 def make_lamps(p: RenderParams, quality: int = 1) -> list[Lamp]:
     """Key (warm, strongest), fill (cool), back (white) lamps. ``quality`` 1: 4/0/2 shadow samples (the
-    fill lamp's shadow, ~8 % darkening, is skipped); 2: 8/4/4."""
-    q = min(max(1, int(quality)), 2)  # shadow samples per lamp must stay <= 8
+    fill lamp's shadow, ~8 % darkening, is skipped); 2: 8/4/4; 0 (draft, for many small frames): one hard
+    shadow of the key lamp only (1/0/0)."""
+    q = min(max(0, int(quality)), 2)  # shadow samples per lamp must stay <= 8
+    samples = (1, 0, 0) if q == 0 else (4 * q, 4 * (q - 1), 2 * q)
     return [
-        Lamp(np.array(p.lamp_key, np.float32), np.array([1.0, 0.932, 0.817], np.float32) * 40.0, 0.25, 4 * q),
-        Lamp(np.array(p.lamp_fill, np.float32), np.array([0.762, 0.818, 1.0], np.float32) * 5.0, 0.25,
-             4 * (q - 1)),
-        Lamp(np.array(p.lamp_back, np.float32), np.array([1.0, 1.0, 1.0], np.float32) * 6.0, 0.5, 2 * q),
+        Lamp(np.array(p.lamp_key, np.float32), np.array([1.0, 0.932, 0.817], np.float32) * 40.0, 0.25, samples[0]),
+        Lamp(np.array(p.lamp_fill, np.float32), np.array([0.762, 0.818, 1.0], np.float32) * 5.0, 0.25, samples[1]),
+        Lamp(np.array(p.lamp_back, np.float32), np.array([1.0, 1.0, 1.0], np.float32) * 6.0, 0.5, samples[2]),
     ]
 
 
