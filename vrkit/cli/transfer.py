@@ -1,4 +1,5 @@
-"""`vrkit transfer temporal|feature|reasoning|zeroshot|report`: the transfer protocols end to end (docs/transfer.md)."""
+"""`vrkit transfer temporal|feature|reasoning|zeroshot|pretrain|report`: the transfer protocols end to end
+(docs/transfer.md, docs/zeroshot.md, docs/ivcl.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 import time
 
 from vrkit.cli._args import add_group
+from vrkit.cli._transfer_pretrain import add_pretrain
 from vrkit.cli._transfer_zeroshot import add_zeroshot
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy
 
@@ -108,6 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--partition", help='user partitions, e.g. "A=Basic,Compare;B=Spatial,Cognitive"')
     q.set_defaults(handler=_cmd_recipe)
     add_zeroshot(rs, _names, _ints, _log)
+    add_pretrain(rs, _ints, _log)
     q = rs.add_parser("report", help="merge results directories into one CSV/Markdown table and figures")
     q.add_argument("dirs", nargs="+", help="results directories (of one or several models/recipes)")
     q.add_argument("--out", help="output directory (default: the first directory)")

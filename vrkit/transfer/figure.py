@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 HEADS = {"feature": "Feature transfer: CLEVR-CoGenT", "feature_cog": "Feature transfer: COG colour × shape split",
          "reasoning": "Reasoning transfer", "reasoning_clevr": "Reasoning transfer (CLEVR)",
-         "zeroshot": "Zero-shot task transfer (TTNet)"}
+         "zeroshot": "Zero-shot task transfer (TTNet)",
+         "pretrain": "CATER snitch localisation (top-1) by initialisation",
+         "pretrain_probe": "CATER snitch localisation: linear probes"}
 
 
 def grouped_bars(ax, groups: Sequence[str], series: Mapping[str, Sequence[float]],

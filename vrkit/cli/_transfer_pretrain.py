@@ -1,0 +1,46 @@
+"""`vrkit transfer pretrain`: snitch localisation fine-tuned from IV-CL and the other initialisations (docs/ivcl.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from vrkit.utils.threads import add_threads_argument, apply_thread_policy
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from vrkit.transfer.pretrain import PretrainSpec, plan, run_pretrain_recipe
+    from vrkit.transfer.pretrain_report import write_pretrain_report
+
+    spec = PretrainSpec(scale=args.scale, seeds=args.seeds, out=Path(args.out), minutes=args.minutes)
+    if args.dry_run:
+        print("\n".join(plan(spec)))
+        return 0
+    threads = apply_thread_policy(args.threads)
+    print(f"torch threads: {threads['threads']} ({threads['source']})", file=sys.stderr)
+    run_pretrain_recipe(spec, args.log)
+    if not args.no_report:
+        paths = write_pretrain_report([args.out])
+        for kind, path in paths.items():
+            print(f"wrote {kind}: {path}", file=sys.stderr)
+        print(paths["pretrain"].read_text(encoding="utf-8"))
+    return 0
+
+
+def add_pretrain(recipes: argparse._SubParsersAction, ints: Callable[[str], list[int]],
+                 log: Callable[[str], None]) -> None:
+    """Register ``pretrain`` under ``vrkit transfer`` (``ints``: the transfer command's list type)."""
+    q = recipes.add_parser("pretrain", help="CATER snitch localisation from IV-CL, supervised, random and scratch "
+                                            "initialisations (same budget), state path, linear probes")
+    q.add_argument("--scale", choices=("tiny", "cpu", "paper"), default="cpu",
+                   help="tiny: seconds (tests); cpu: 20 min per pretraining, 15 min per fine-tuning on 2 cores; "
+                        "paper: ViT-B sizes")
+    q.add_argument("--seeds", type=ints, default=[0], help="comma-separated seeds (default 0)")
+    q.add_argument("--out", required=True, help="results directory (resumable: finished stages are skipped)")
+    q.add_argument("--minutes", type=float, help="budget of each pretraining in minutes (0 = no cap)")
+    q.add_argument("--no-report", action="store_true", help="do not write the tables and figures")
+    q.add_argument("--dry-run", action="store_true", help="print the plan (stages, videos, steps, budgets) and exit")
+    add_threads_argument(q)
+    q.set_defaults(handler=_cmd, log=log)

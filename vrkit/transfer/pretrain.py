@@ -1,0 +1,221 @@
+"""``vrkit transfer pretrain``: does visual pretraining help end-to-end reasoning on CATER-style snitch
+localisation? (IV-CL, Sun et al., NeurIPS 2023; docs/ivcl.md). A resumable stage list per seed in
+``<out>/ivcl/seed<s>/<stage>/results.json``:
+
+1. ``pretrain__<name>`` — the four pretrainings with one budget: IV-CL, IV-CL image-only (no temporal
+   transformer), supervised per-frame attributes and supervised object sets (:mod:`vrkit.engine.pretrain`).
+2. ``finetune__<init>`` — snitch localisation (36-way) fine-tuned with the same data, epochs and batch for every
+   initialisation of :data:`~vrkit.transfer.pretrain_fit.INITS` (the four above, a random frozen encoder,
+   scratch, and the state path as an upper bound); its test-set logits are kept.
+3. ``probe__<enc>`` — a linear probe on each frozen encoder (the four pretrained ones and a random one).
+4. ``test__<stage>__all`` / ``__contained`` — top-1, top-5 and grid L1 on every test video and on those whose
+   snitch is covered at the end; recipes ``pretrain`` (fine-tuning) and ``pretrain_probe`` (probes), which the
+   transfer tables (:mod:`vrkit.transfer.table`) aggregate over seeds.
+
+The fine-tuning and test sets are fixed generated videos (test: the same for every seed), held in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vrkit.errors import InputError
+from vrkit.transfer.pretrain_fit import INITS, PROBES
+from vrkit.transfer.stages import Stage, run_stages
+
+RECIPE, PROBE_RECIPE, MODEL = "pretrain", "pretrain_probe", "ivcl"
+TEST_SEED, FT_SEED = 900_001, 910_000
+PRETRAININGS = {"ivcl": ("mae", True), "image_only": ("mae", False), "attributes": ("attributes", False),
+                "sets": ("sets", False)}
+SUBSETS = {"all": "all videos", "contained": "snitch contained at end"}
+
+
+@dataclass
+class PretrainSizes:
+    preset: str  # IV-CL model preset (vrkit.models.ivcl.PRESETS)
+    image_size: int
+    frames: int
+    pre_n: int  # videos per pretraining epoch (fresh every epoch)
+    pre_epochs: int
+    pre_minutes: float | None  # each pretraining's wall-clock cap
+    batch: int
+    ft_n: int  # labelled fine-tuning videos (fixed)
+    ft_epochs: int
+    ft_minutes: float | None  # each fine-tuning's cap (the step budget is the same for all; see plan)
+    test_n: int
+    lr: float = 1e-3  # pretraining
+    ft_lr: float = 5e-4
+    workers: int = 0
+
+
+SIZES: dict[str, PretrainSizes] = {
+    "tiny": PretrainSizes("tiny", 32, 4, pre_n=8, pre_epochs=1, pre_minutes=None, batch=4, ft_n=8, ft_epochs=1,
+                          ft_minutes=None, test_n=8),
+    "cpu": PretrainSizes("cpu", 64, 16, pre_n=1024, pre_epochs=1000, pre_minutes=20.0, batch=16, ft_n=2000,
+                         ft_epochs=6, ft_minutes=15.0, test_n=1000, workers=1),
+    "paper": PretrainSizes("paper", 224, 16, pre_n=20000, pre_epochs=100, pre_minutes=None, batch=64, ft_n=20000,
+                           ft_epochs=30, ft_minutes=None, test_n=5000, lr=1.5e-4, ft_lr=1e-4, workers=4),
+}
+
+
+@dataclass
+class PretrainSpec:
+    scale: str = "cpu"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    out: Path = Path("transfer_pretrain")
+    minutes: float | None = None  # replaces the scale's per-pretraining minutes (<= 0: no cap)
+    source: Any = None  # video source (vrkit.data.cater.WorldSource; tests pass a stand-in)
+
+    def sizes(self) -> PretrainSizes:
+        if self.scale not in SIZES:
+            raise InputError(f"unknown scale {self.scale!r} (known: {', '.join(SIZES)})", "--scale")
+        s = SIZES[self.scale]
+        if self.minutes is not None:
+            s = PretrainSizes(**{**asdict(s), "pre_minutes": self.minutes if self.minutes > 0 else None})
+        return s
+
+    def results_dir(self, seed: int) -> Path:
+        return Path(self.out) / MODEL / f"seed{seed}"
+
+
+def _world(s: PretrainSizes) -> dict[str, Any]:
+    return {"size": s.image_size, "frames": s.frames}
+
+
+_SETS: dict[tuple, Any] = {}
+
+
+def fixed_set(spec: PretrainSpec, n: int, seed: int) -> dict[str, Any]:
+    """``n`` generated videos (with state) of stream ``seed``, collated, cached for the process."""
+    from vrkit.data.cater import CaterStream, materialise
+
+    s = spec.sizes()
+    key = (repr(_world(s)), n, seed, id(spec.source))
+    if key not in _SETS:
+        if len(_SETS) > 4:
+            _SETS.clear()
+        _SETS[key] = materialise(CaterStream(n, seed, _world(s), state=True, source=spec.source))
+    return _SETS[key]
+
+
+def pretrain_tree(s: PretrainSizes, name: str, seed: int) -> dict[str, Any]:
+    objective, temporal = PRETRAININGS[name]
+    return {"seed": seed, "objective": objective, "model": {"preset": s.preset, "temporal": temporal},
+            "data": {"image_size": s.image_size, "frames": s.frames, "train_n": s.pre_n, "val_n": 0,
+                     "batch_size": s.batch, "workers": s.workers},
+            "optim": {"lr": s.lr, "warmup_steps": min(100, s.pre_n // s.batch)},
+            "trainer": {"max_epochs": s.pre_epochs, "max_minutes": s.pre_minutes, "log_every_n_steps": 10}}
+
+
+def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
+    s = spec.sizes()
+    meta = {"model": MODEL, "seed": seed, "scale": spec.scale}
+    stages: list[Stage] = []
+
+    def pretrain_stage(name: str) -> Stage:
+        def fn(sdir: Path, done: dict) -> dict:
+            from vrkit.engine.pretrain import from_tree
+            from vrkit.engine.pretrain_run import pretrain
+
+            res = pretrain(from_tree(pretrain_tree(s, name, seed), f"<{spec.scale} scale>"), sdir / "run",
+                           source=spec.source)
+            return {**res, "run_dir": "run", "encoder": f"{sdir.name}/run/encoder.pt"}
+
+        return Stage(f"pretrain__{name}", "train", fn, {**meta, "objective": PRETRAININGS[name][0],
+                                                         "videos": s.pre_n, "epochs": s.pre_epochs})
+
+    def encoder_of(done: dict, sdir: Path, name: str | None) -> Any:
+        if name is None:
+            return None
+        from vrkit.engine.pretrain_run import load_encoder
+
+        return load_encoder(sdir.parent / done[f"pretrain__{name}"]["encoder"])[0]
+
+    def train_stage(kind: str, name: str) -> Stage:
+        def fn(sdir: Path, done: dict) -> dict:
+            from vrkit.engine.pretrain import from_tree, model_config
+            from vrkit.models.ivcl_heads import LinearProbe
+            from vrkit.transfer.pretrain_fit import build_classifier, fit, predict, save_logits, seeded
+
+            model_cfg = model_config(from_tree(pretrain_tree(s, "image_only", seed), "<scale>"))
+            sizes = {"features": fixed_set(spec, s.test_n, TEST_SEED)["objects"].shape[-1]}
+            if kind == "finetune":
+                net = build_classifier(name, encoder_of(done, sdir, INITS[name][1]), model_cfg, sizes, seed)
+            else:
+                import torch
+
+                from vrkit.models.ivcl import IVCL
+
+                torch.manual_seed(seeded("probe", name, seed))
+                enc = encoder_of(done, sdir, PROBES[name][1])
+                net = LinearProbe(enc if enc is not None else IVCL(model_cfg), 36)
+            res = fit(net, fixed_set(spec, s.ft_n, FT_SEED + seed), s.ft_epochs, s.batch, s.ft_lr, seed,
+                      s.ft_minutes)
+            save_logits(sdir / "test_logits.pt", predict(net, fixed_set(spec, s.test_n, TEST_SEED), s.batch))
+            return {**res, "logits": f"{sdir.name}/test_logits.pt"}
+
+        label = INITS[name][0] if kind == "finetune" else PROBES[name][0]
+        return Stage(f"{kind}__{name}", "finetune", fn, {**meta, "init": name, "label": label,
+                                                         "videos": s.ft_n, "epochs": s.ft_epochs})
+
+    def test_stage(source: str, label: str, recipe: str, subset: str) -> Stage:
+        def fn(sdir: Path, done: dict) -> dict:
+            import torch
+
+            from vrkit.transfer.pretrain_fit import metrics
+
+            data = fixed_set(spec, s.test_n, TEST_SEED)
+            logits = torch.load(sdir.parent / done[source]["logits"], map_location="cpu")
+            keep = data["contained"] if subset == "contained" else None
+            m = metrics(logits, data["snitch_cell"], keep)
+            return {**m, "acc": m["top1"]}
+
+        return Stage(f"test__{source}__{subset}", "test", fn, {**meta, "recipe": recipe, "condition": label,
+                                                                "task": SUBSETS[subset], "source": source,
+                                                                "test_n": s.test_n})
+
+    stages += [pretrain_stage(name) for name in PRETRAININGS]
+    for kind, names, recipe in (("finetune", INITS, RECIPE), ("probe", PROBES, PROBE_RECIPE)):
+        for name in names:
+            st = train_stage(kind, name)
+            stages.append(st)
+            stages += [test_stage(st.name, st.meta["label"], recipe, sub) for sub in SUBSETS]
+    for i, st in enumerate(stages):
+        st.meta["order"] = i
+    return stages
+
+
+def plan(spec: PretrainSpec) -> list[str]:
+    """What a run would do, one line per stage of every seed, then the budgets; nothing is trained."""
+    import math
+
+    s = spec.sizes()
+    lines = []
+    for seed in spec.seeds:
+        for st in build_stages(spec, seed):
+            done = (spec.results_dir(seed) / st.name / "results.json").is_file()
+            m = st.meta
+            if st.kind == "test":
+                what = f"{m['test_n']} test videos ({m['task']})"
+            else:
+                steps = m["epochs"] * math.ceil(m["videos"] / s.batch)
+                fresh = " fresh" if st.kind == "train" else ""
+                what = f"{m['videos']}{fresh} videos x {m['epochs']} epoch(s) = {steps} steps of {s.batch}"
+            lines.append(f"seed {seed} {st.kind:<8} {st.name}: {what}{'  (done)' if done else ''}")
+    cap = lambda m: "no cap" if m is None else f"{m:g} min"  # noqa: E731
+    lines.append(f"videos: {s.image_size} px, {s.frames} frames; model preset {s.preset}; pretraining budget "
+                 f"{cap(s.pre_minutes)} each, fine-tuning {cap(s.ft_minutes)} each (the same steps for every "
+                 "init unless the cap stops one first; each result records its steps)")
+    return lines
+
+
+def run_pretrain_recipe(spec: PretrainSpec, log: Callable[[str], None] | None = None) -> dict[int, dict]:
+    """Run (or resume) every stage for every seed; returns {seed: {stage: result}}."""
+    from vrkit.transfer.recipes import guard_settings
+
+    lists = {seed: build_stages(spec, seed) for seed in spec.seeds}
+    guard_settings(Path(spec.out) / MODEL / f"{RECIPE}_settings.json", {"scale": spec.scale, **asdict(spec.sizes())})
+    return {seed: run_stages(st, spec.results_dir(seed), log, prefix=f"seed {seed} ") for seed, st in lists.items()}

@@ -1,0 +1,130 @@
+"""Fine-tuning and linear probes for ``vrkit transfer pretrain``: the networks of each initialisation, a plain
+deterministic training loop with the same budget for all, and snitch-localisation predictions.
+
+Every vision initialisation fine-tunes the same :class:`~vrkit.models.ivcl_heads.ClipClassifier`; they differ
+only in where the weights start and what is frozen (``INITS``). The state path
+(:class:`~vrkit.models.ivcl_heads.StateClassifier`) reads the visible objects instead of pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vrkit.data.cater import frames_float
+
+N_CELLS = 36
+
+# init name -> (label in tables, pretraining stage it starts from or None, encoder frozen)
+INITS: dict[str, tuple[str, str | None, bool]] = {
+    "ivcl": ("IV-CL", "ivcl", False),
+    "image_only": ("IV-CL image-only", "image_only", False),
+    "attributes": ("supervised attributes", "attributes", False),
+    "sets": ("supervised object sets", "sets", False),
+    "random_frozen": ("random frozen encoder", None, True),
+    "scratch": ("scratch", None, False),
+    "state": ("state path (upper bound)", None, False),
+}
+# encoders probed linearly: name -> (label, pretraining stage or None = random)
+PROBES: dict[str, tuple[str, str | None]] = {
+    "ivcl": ("IV-CL", "ivcl"), "image_only": ("IV-CL image-only", "image_only"),
+    "attributes": ("supervised attributes", "attributes"), "sets": ("supervised object sets", "sets"),
+    "random": ("random encoder", None),
+}
+
+
+def seeded(*parts: Any) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:7], "little")
+
+
+def build_classifier(init: str, encoder: nn.Module | None, model_cfg: Any, sizes: dict[str, int],
+                     seed: int) -> nn.Module:
+    """The network of ``init`` (``INITS``): ``encoder`` is the pretrained IVCL (None: a random one of
+    ``model_cfg``); weights not loaded are drawn from ``seed``."""
+    from vrkit.models.ivcl import IVCL
+    from vrkit.models.ivcl_heads import ClipClassifier, StateClassifier
+
+    torch.manual_seed(seeded("init", init, seed))
+    c = model_cfg
+    if init == "state":
+        return StateClassifier(sizes["features"], N_CELLS, c.dim, c.temporal_depth, c.heads)
+    backbone = encoder if encoder is not None else IVCL(model_cfg)
+    net = ClipClassifier(backbone, N_CELLS, c.temporal_depth)
+    if INITS[init][2]:
+        net.encoder.requires_grad_(False)
+    return net
+
+
+def inputs_of(net: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, ...]:
+    """What ``net`` reads from a batch: the visible objects (state path) or the frames in [0, 1]."""
+    from vrkit.models.ivcl_heads import StateClassifier
+
+    if isinstance(net, StateClassifier):
+        return batch["objects"], batch["object_mask"]
+    return (frames_float(batch["frames"]),)
+
+
+def _batches(data: dict[str, Tensor], size: int, order: Tensor) -> list[dict[str, Tensor]]:
+    return [{k: v[order[i:i + size]] for k, v in data.items()} for i in range(0, len(order), size)]
+
+
+def fit(net: nn.Module, data: dict[str, Tensor], epochs: int, batch_size: int, lr: float, seed: int,
+        minutes: float | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train ``net``'s trainable parameters on ``data`` (snitch cells) with AdamW for ``epochs`` (stopping early
+    at ``minutes``); the order of examples and dropout are drawn from ``seed``. Returns steps and losses."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+    g = torch.Generator().manual_seed(seeded("order", seed))
+    n, steps, losses, start = len(data["snitch_cell"]), 0, [], time.monotonic()
+    net.train()
+    for epoch in range(epochs):
+        total = 0.0
+        for batch in _batches(data, batch_size, torch.randperm(n, generator=g)):
+            torch.manual_seed(seeded("step", seed, steps))
+            loss = F.cross_entropy(net(*inputs_of(net, batch)), batch["snitch_cell"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            steps += 1
+            total += loss.item() * len(batch["snitch_cell"])
+            if minutes is not None and time.monotonic() - start > 60 * minutes:
+                break
+        losses.append(total / n)
+        if log:
+            log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
+        if minutes is not None and time.monotonic() - start > 60 * minutes:
+            break
+    return {"steps": steps, "epoch_losses": losses, "train_seconds": round(time.monotonic() - start, 2),
+            "trainable_parameters": sum(p.numel() for p in params)}
+
+
+@torch.no_grad()
+def predict(net: nn.Module, data: dict[str, Tensor], batch_size: int = 32) -> Tensor:
+    """Logits [N, 36] of every example of ``data``, in order."""
+    net.eval()
+    order = torch.arange(len(data["snitch_cell"]))
+    return torch.cat([net(*inputs_of(net, b)) for b in _batches(data, batch_size, order)])
+
+
+def metrics(logits: Tensor, cells: Tensor, keep: Tensor | None = None) -> dict[str, Any]:
+    """top1, top5, grid L1 (vrkit.worlds.cater.localisation_metrics) and the example count, on ``keep``."""
+    from vrkit.worlds.cater import localisation_metrics
+
+    if keep is not None:
+        logits, cells = logits[keep], cells[keep]
+    return {**localisation_metrics(logits.numpy(), cells.numpy()), "examples": int(len(cells))}
+
+
+def save_logits(path: Path, logits: Tensor) -> None:
+    from vrkit.utils.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(logits, tmp)
