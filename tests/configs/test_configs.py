@@ -10,10 +10,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 
 from vrkit.cli import main
 from vrkit.configs import CONFIG_DIR, recipes, resolve_recipe
-from vrkit.engine.config import dump_yaml, load_config
+from vrkit.engine.config import dump_yaml, from_dict, load_config
+from vrkit.engine.module import build_run_model, model_kwargs
+from vrkit.engine.recipe import WORLDS, datamodule_class
+from vrkit.models.presets import PRESETS
+from vrkit.models.registry import available_models, get_model_class
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = recipes()
@@ -67,21 +72,48 @@ def test_the_demo_recipe_is_the_demo_config(tmp_path):
     assert (cfg.trainer.max_minutes, cfg.seed, cfg.run_dir) == (2.0, 4, str(out / "run"))
 
 
-def test_model_io_sizes_agree_with_the_datamodules():
-    from vrkit.engine.recipe import datamodule_class
-    from vrkit.models.presets import PRESETS
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_hold_their_worlds_io_sizes(name):
+    world, path = name.split("_")
+    io = datamodule_class(world).io_config()
+    assert PRESETS[name]["path"] == path
+    assert {k: PRESETS[name][k] for k in io} == io  # every IO field, exactly the data's (no bound)
+    assert io["num_answers"] == len(datamodule_class(world).ANSWER_VOCAB)
 
-    for world in ("cog", "clevr"):
-        io = datamodule_class(world).io_config()
-        for name, preset in PRESETS.items():
-            if name.startswith(world + "_"):
-                assert preset["num_answers"] == io["num_answers"] == len(datamodule_class(world).ANSWER_VOCAB)
-                assert preset["pointing"] == io["pointing"]
-                assert preset["vocab_size"] >= io["vocab_size"]  # CLEVR's preset is a bound, COG's exact
-                if "object_features" in preset:
-                    assert preset["object_features"] == io["object_features"]
-    assert {k: PRESETS["cog_state"][k] for k in datamodule_class("cog").io_config()} == \
-        datamodule_class("cog").io_config()
+
+@pytest.mark.parametrize("world", sorted(WORLDS))
+@pytest.mark.parametrize("model", available_models())
+def test_the_engine_sizes_every_model_from_its_datamodule(world, model):
+    io = datamodule_class(world).io_config()
+    data = {"world": world, "path": "state", "families": "all", **({"variant": "A"} if world == "clevr" else {})}
+    cfg = from_dict({"model": {"name": model, **get_model_class(model).small_config()}, "data": data})
+    net = build_run_model(cfg)
+    config = net.cfg if model == "samnet" else net.config
+    assert {k: getattr(config, k) for k in io} == io
+    (embedding,) = [m for m in net.modules() if isinstance(m, torch.nn.Embedding)]  # the question's words
+    assert embedding.num_embeddings == io["vocab_size"]
+    B, N = 2, 3
+    batch = {"question": torch.randint(1, io["vocab_size"], (B, 5)), "question_len": torch.tensor([5, 3]),
+             "objects": torch.rand(B, 1, N, io["object_features"]),
+             "object_mask": torch.ones(B, 1, N, dtype=torch.bool)}
+    with torch.no_grad():
+        out = net.eval()(batch)
+    assert out["logits"].shape == (B, 1, io["num_answers"])
+    assert ("point_logits" in out) == io["pointing"]
+    if io["pointing"]:
+        assert out["point_logits"].shape == (B, 1, io["grid"] ** 2)
+    pinned = from_dict({"model": {"name": model, **get_model_class(model).small_config(), "vocab_size": 96},
+                        "data": data})
+    assert model_kwargs(pinned)["vocab_size"] == 96  # a recipe's explicit size wins
+
+
+def test_the_relation_network_paper_recipe_has_the_references_parameter_count():
+    from vrkit.models.rn_clevr import REFERENCE_PARAMS
+
+    cfg = load_config(CONFIG_DIR / "clevr" / "relation_net_paper.yaml")
+    with torch.device("meta"):
+        net = build_run_model(cfg)
+    assert sum(p.numel() for p in net.parameters()) == REFERENCE_PARAMS["original-fp"] == 484_996
 
 
 @pytest.mark.slow

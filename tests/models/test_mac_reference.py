@@ -97,7 +97,8 @@ def test_parameter_counts_are_the_references(ref_dir: Path) -> None:
     assert _count(fixture) == json.loads((ref_dir / "output_shapes.json").read_text())["params"] == 2_117_278
     mac_clevr = build_model("mac", **preset("clevr_features"))  # the defaults: dim 512, 12 steps, embed 300
     assert _count(mac_clevr) == 20_138_526
-    assert mac_clevr.question_encoder.embed.weight.shape == (96, 300)  # held by the reference's problem class
+    vocab = preset("clevr_features")["vocab_size"]  # CLEVR's question vocabulary
+    assert mac_clevr.question_encoder.embed.weight.shape == (vocab, 300)  # held by the reference's problem class
     # vrkit's earlier sizes (an option): d/2 per LSTM direction, no word projection, q of d
     assert _count(build_model("mac", **preset("clevr_features"), sizes="compact")) == 14_014_494
 
@@ -146,7 +147,7 @@ def test_options_build_and_keep_vrkits_earlier_model(option: str, value: str) ->
         assert m.word_proj is None and m.out_hidden[0].in_features == 64 and m.control.q_step[0].in_features == 32
     if option == "self_attention_variant":
         assert m.write.sa_mem.bias is None and m.write.sa_info is None
-    batch = {"question": torch.randint(1, 90, (2, 6)), "question_len": torch.tensor([6, 4]),
+    batch = {"question": torch.randint(1, m.config.vocab_size, (2, 6)), "question_len": torch.tensor([6, 4]),
              "features": torch.rand(2, 1, 16, 3, 3)}
     out = m.train()(batch)
     out["logits"].sum().backward()

@@ -48,10 +48,12 @@ def reference_model(ref_dir: Path, variant: str, **overrides) -> torch.nn.Module
     objects as given (the converted checkpoint turns vrkit's 18 features into those 7 itself)."""
     opts = dict(VARIANTS[variant])
     io = PRESETS["clevr_pixels" if opts["path"] == "pixels" else "clevr_state"]
+    ref = _state(ref_dir, variant)
+    opts["vocab_size"] = ref["text.wembedding.weight"].shape[0]  # the reference's vocabulary (96), as convert reads it
     if variant == "original-sd":
         opts.update(state_features="given", object_features=7)
     model = build_model("relation_net", **{**io, **opts, **overrides}).eval()
-    state, _ = map_reference_state(_state(ref_dir, variant), model.state_dict())
+    state, _ = map_reference_state(ref, model.state_dict())
     model.load_state_dict(state)
     return model
 
@@ -109,7 +111,8 @@ def test_parameter_counts_are_the_references(ref_dir: Path, variant: str) -> Non
 def test_each_option_changes_the_function(ref_dir: Path, option: str, value: object) -> None:
     base = reference_model(ref_dir, "original-fp")
     extra = {"inversion": "tokens"} if option == "question_padding" else {}
-    opts = {**PRESETS["clevr_pixels"], **VARIANTS["original-fp"], option: value, **extra}
+    opts = {**PRESETS["clevr_pixels"], **VARIANTS["original-fp"], "vocab_size": base.config.vocab_size, option: value,
+            **extra}
     other = build_model("relation_net", **opts).eval()
     other.load_state_dict({**other.state_dict(), **{k: v for k, v in base.state_dict().items()
                                                     if k in other.state_dict()}})

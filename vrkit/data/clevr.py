@@ -39,16 +39,24 @@ from vrkit.data._clevr_index import (
     encode_objects,
     resolve,
 )
-from vrkit.data.clevr_vocab import ClevrVocab
+from vrkit.data.clevr_vocab import ClevrVocab, template_vocab
 from vrkit.data.collate import collate_cog
 from vrkit.errors import InputError
 
 __all__ = ["ANSWER_INDEX", "COORD_FEATURE", "IGNORE_INDEX", "ONE_HOT_OFFSET", "QTYPE_INDEX", "STATE_FEATURES",
-           "ClevrDataset", "collate_clevr", "encode_objects", "load_image"]
+           "ClevrDataset", "collate_clevr", "encode_objects", "io_config", "load_image"]
 
 PATHS = ("pixels", "state", "features")  # features: no image read here (vrkit.data.features_h5)
 PIXEL_NORMS = ("unit", "uint8")
 MISSING = ("error", "render")
+
+
+def io_config() -> dict[str, Any]:
+    """The model IO fields (``vrkit.models.base.IOConfig``) CLEVR batches need: the exact size of
+    :func:`~vrkit.data.clevr_vocab.template_vocab` (the vocabulary of every CLEVR source), the 28 answers, 18
+    features per object, no pointing (T = 1)."""
+    return {"vocab_size": len(template_vocab()), "num_answers": len(ANSWER_INDEX),
+            "object_features": STATE_FEATURES, "pointing": False}
 
 
 def _size(image_size: int | Sequence[int]) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,9 @@ class ClevrVocab:
             return cls.from_json(data)
         except InputError as err:
             raise err.at(path) from None
+
+
+@lru_cache(maxsize=1)
+def template_vocab() -> ClevrVocab:
+    """The question vocabulary of every CLEVR source (all words of vrkit's templates; 0 = pad, 1 = unk)."""
+    return ClevrVocab.from_templates()

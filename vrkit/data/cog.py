@@ -26,13 +26,20 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from vrkit.data._store import LineStore
 from vrkit.errors import InputError
-from vrkit.worlds.cog.constants import FAMILIES, FAMILY_INDEX, OUTPUT_INDEX, Variant
+from vrkit.worlds.cog.constants import FAMILIES, FAMILY_INDEX, INPUT_VOCAB, OUTPUT_INDEX, OUTPUT_VOCAB, Variant
 from vrkit.worlds.cog.io import expand_paths, parse_line
-from vrkit.worlds.cog.state import encode_answers, encode_question, encode_state
+from vrkit.worlds.cog.state import GRID_SIZE, STATE_FEATURES, encode_answers, encode_question, encode_state
 
 PIXEL_MEANS: tuple[float, float, float] = (123.68, 116.78, 103.94)
 PATHS = ("state", "pixels")
 PIXEL_NORMS = ("unit", "mean", "uint8")
+
+
+def io_config() -> dict[str, Any]:
+    """The model IO fields (``vrkit.models.base.IOConfig``) COG batches need: 79 input words, 55 answer
+    classes, 55 features per object (colour 21, shape 32, x, y), pointing on the 7x7 grid."""
+    return {"vocab_size": len(INPUT_VOCAB), "num_answers": len(OUTPUT_VOCAB), "object_features": STATE_FEATURES,
+            "pointing": True, "grid": GRID_SIZE}
 
 
 def _check_options(path: str, pixel_norm: str, families: Sequence[str] | None) -> list[str] | None:

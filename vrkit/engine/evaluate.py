@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from vrkit.engine.checkpoint_format import is_earlier_format, with_earlier_defaults
+from vrkit.engine.checkpoint_format import upgrade_config
 from vrkit.engine.config import SourceConfig
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, summarize
 from vrkit.engine.module import ReasoningTask
@@ -33,13 +33,10 @@ def load_task(ckpt: str | Path) -> ReasoningTask:
         raise InputError("no such checkpoint", ckpt)
     try:
         saved = torch.load(ckpt, map_location="cpu", weights_only=False)
-        overrides = {}
-        if isinstance(saved, dict) and is_earlier_format(saved):
-            config, filled = with_earlier_defaults(saved["hyper_parameters"]["config"])
-            if filled:
-                print(f"vrkit: {ckpt}: written before the reference defaults; keeping its model's earlier "
-                      f"options ({', '.join(filled)})", file=sys.stderr)
-                overrides = {"config": config}
+        config, notes = upgrade_config(saved) if isinstance(saved, dict) else (None, [])
+        for note in notes:
+            print(f"vrkit: {ckpt}: {note}", file=sys.stderr)
+        overrides = {} if config is None else {"config": config}
         task = ReasoningTask.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=False, **overrides)
     except (KeyError, RuntimeError, TypeError, EOFError, ValueError, AttributeError, ImportError,
             pickle.UnpicklingError) as err:  # a text file, a truncated or foreign pickle

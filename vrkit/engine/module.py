@@ -24,16 +24,17 @@ from vrkit.errors import TrainingDiverged
 
 
 def model_kwargs(cfg: TrainConfig) -> dict[str, Any]:
-    """Keyword config of the model: the world/path preset (IO fields), the model's ``WORLD_DEFAULTS`` for the
-    world, the data sizes, then the recipe's options."""
+    """Keyword config of the model: the path and the IO sizes its world's batches need (the datamodule's
+    ``io_config``: vocabulary, answers, object features, pointing), the model's ``WORLD_DEFAULTS`` for the
+    world, the data's image size, then the recipe's ``model.*`` fields (a recipe may pin an IO size, as the
+    Relation Network's paper recipe pins the reference's vocabulary)."""
     import dataclasses
 
-    from vrkit.models.presets import PRESETS
     from vrkit.models.registry import get_model_class
 
     cls = get_model_class(cfg.model.name)
     known = {f.name for f in dataclasses.fields(cls.Config)}
-    kw: dict[str, Any] = dict(PRESETS.get(f"{cfg.data.world}_{cfg.data.path}", {"path": cfg.data.path}))
+    kw: dict[str, Any] = {"path": cfg.data.path, **datamodule_class(cfg.data.world).io_config()}
     kw.update(getattr(cls, "WORLD_DEFAULTS", {}).get(cfg.data.world, {}))  # a model's per-world options
     if cfg.data.path == "pixels":
         kw["image_size"] = cfg.data.image_size

@@ -12,7 +12,8 @@ A subclass provides:
   :class:`EpochDataset` (``set_epoch``): items are a pure function of (seed, epoch, index);
 * ``collate`` (staticmethod) → the batch contract (docs/architecture.md, 'The batch');
 * ``io_config()`` (staticmethod) → the model IO fields the world's batches need (vocabulary, answers, object
-  features, pointing);
+  features, pointing), stated once in the world's data module (``vrkit.data.cog.io_config``, ...); the run
+  engine sizes every model from it (:func:`vrkit.engine.module.model_kwargs`);
 * ``answer_labels(ds)`` → one label per item for answer-balanced sampling (files sources).
 
 The base class turns them into train/val/test loaders: epoch-seeded samplers sharded over ranks, the

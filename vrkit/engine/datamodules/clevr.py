@@ -16,9 +16,9 @@ Config (``data.*``):
   T = 1, no pointing;
   ``max_objects`` is not used (a batch pads to its largest scene, at most 10 objects).
 
-Every source uses one question vocabulary, :func:`template_vocab` (all words of vrkit's templates; the
-model's ``vocab_size`` must be at least its size, :meth:`ClevrDataModule.io_config`). Questions without
-an answer (released test splits) or of an unknown type are left out.
+Every source uses one question vocabulary, :func:`template_vocab` (all words of vrkit's templates); the run
+engine sizes the model's ``vocab_size`` to it (:meth:`ClevrDataModule.io_config`). Questions without an answer
+(released test splits) or of an unknown type are left out.
 
 Sources:
 
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,7 +43,8 @@ import torch
 from torch.utils.data import Dataset
 
 from vrkit.data.clevr import ClevrDataset, collate_clevr
-from vrkit.data.clevr_vocab import ClevrVocab
+from vrkit.data.clevr import io_config as clevr_io_config
+from vrkit.data.clevr_vocab import template_vocab as template_vocab  # public here too (convert, explain, retrieve)
 from vrkit.engine.config import DataConfig, OptimConfig, SourceConfig
 from vrkit.engine.data import SPLIT_SALT as _SPLIT_SALT
 from vrkit.engine.datamodules._clevr_gen import GenSpec, ensure_generated
@@ -93,12 +93,6 @@ def condition_of(variant: str | None, key: str = "data.variant") -> str:
     if variant not in CONDITIONS:
         raise ValueError(f"{key}: unknown CLEVR variant {variant!r} (known: unrestricted, all, A, B)")
     return CONDITIONS[variant]
-
-
-@lru_cache(maxsize=1)
-def template_vocab() -> ClevrVocab:
-    """The question vocabulary of every CLEVR source (all words of vrkit's templates; 0 = pad, 1 = unk)."""
-    return ClevrVocab.from_templates()
 
 
 def split_files(paths: Sequence[str], split_key: str, condition: str | None) -> tuple[Any, str | None]:
@@ -187,11 +181,7 @@ class ClevrDataModule(WorldDataModule):
         self.types = resolve_types(cfg.families)
         self.condition = condition_of(cfg.variant)
 
-    @staticmethod
-    def io_config() -> dict[str, Any]:
-        """The model IO fields CLEVR data needs (exact vocabulary size of :func:`template_vocab`)."""
-        return {"vocab_size": len(template_vocab()), "num_answers": len(ANSWERS), "object_features": 18,
-                "pointing": False}
+    io_config = staticmethod(clevr_io_config)  # exactly template_vocab's words, 28 answers, 18 object features
 
     @staticmethod
     def check_world(cfg: DataConfig) -> None:

@@ -8,24 +8,23 @@ seed, so they are the same examples at every evaluation.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from vrkit.data import CogFileDataset, CogStreamDataset, collate_cog, encode_example
+from vrkit.data.cog import io_config as cog_io_config
 from vrkit.engine.config import DataConfig, OptimConfig, SourceConfig
 from vrkit.engine.data import SPLIT_SALT as _SPLIT_SALT
 from vrkit.engine.datamodules.base import WorldDataModule
 from vrkit.worlds.cog.constants import (
     FAMILIES,
     GROUPS,
-    INPUT_VOCAB,
     OUTPUT_VOCAB,
     resolve_families,
 )
-from vrkit.worlds.cog.state import GRID_SIZE, STATE_FEATURES
 
 
 class StreamMap(Dataset):
@@ -75,12 +74,7 @@ class CogDataModule(WorldDataModule):
         super().__init__(cfg, optim, seed)
         self.families = resolve_families(cfg.families)
 
-    @staticmethod
-    def io_config() -> dict[str, Any]:
-        """The model IO fields COG data needs: 79 input words, 55 answer classes, 55 features per object
-        (colour 21, shape 32, x, y), pointing on the 7x7 grid."""
-        return {"vocab_size": len(INPUT_VOCAB), "num_answers": len(OUTPUT_VOCAB), "object_features": STATE_FEATURES,
-                "pointing": True, "grid": GRID_SIZE}
+    io_config = staticmethod(cog_io_config)  # 79 words, 55 answers, 55 object features, 7x7 pointing
 
     @staticmethod
     def check_world(cfg: DataConfig) -> None:
