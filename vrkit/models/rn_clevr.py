@@ -1,7 +1,8 @@
 """Reference Relation Network weights (mesnico/RelationNetworks-CLEVR) → vrkit's ``relation_net``.
 
 The reference (``model.py``, hyper-parameters in ``config.json``) has three CLEVR variants, reproduced here
-as model options (:data:`VARIANTS`, on top of the CLEVR IO presets):
+as model options (:data:`VARIANTS`, on top of the CLEVR IO presets; the counts below are with the reference's
+question vocabulary of 96 rows, which the converter reads off its embedding — vrkit's CLEVR data has 84 tokens):
 
 * ``original-fp`` — pixels, question injected at g-layer 0 (Santoro et al.), 484,996 parameters;
 * ``ir-fp`` — pixels, question injected at g-layer 2 (Messina et al.'s 2S-RN for relational retrieval),
