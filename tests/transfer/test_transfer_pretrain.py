@@ -1,0 +1,104 @@
+"""`vrkit pretrain ivcl` and `vrkit transfer pretrain` end to end at tiny scale on a stand-in world
+(tests/_cater_fake.py), the per-epoch video stream, resume, and bad input (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from _cater_fake import FakeSource
+
+from vrkit.cli import main
+from vrkit.data.cater import CaterStream, WorldSource
+
+TINY = ["model.preset=tiny", "data.image_size=32", "data.frames=4", "data.train_n=8", "data.val_n=4",
+        "data.batch_size=4", "data.workers=0", "trainer.max_epochs=1"]
+
+
+@pytest.fixture
+def fake_world(monkeypatch):
+    fake = FakeSource()
+    for name in ("make", "state", "sizes"):
+        monkeypatch.setattr(WorldSource, name, lambda self, *a, _n=name: getattr(fake, _n)(*a))
+    return fake
+
+
+def test_stream_is_seeded_per_epoch():
+    fake = FakeSource()
+    s = CaterStream(3, seed=7, world={"size": 32, "frames": 4}, source=fake)
+    a = [s[i]["frames"] for i in range(3)]
+    assert torch.equal(s[1]["frames"], a[1])  # the same item twice
+    s.set_epoch(1)
+    assert not torch.equal(s[1]["frames"], a[1])  # fresh videos next epoch
+    s.set_epoch(0)
+    assert torch.equal(s[1]["frames"], a[1])
+    with pytest.raises(IndexError):
+        s[3]
+
+
+def test_pretrain_ivcl_writes_curves_reconstructions_and_encoder_and_resumes(tmp_path, fake_world, one_thread):
+    out = tmp_path / "run"
+    assert main(["pretrain", "ivcl", "--out", str(out), *TINY]) == 0
+    for name in ("loss_curve.csv", "reconstruction.png", "encoder.pt", "config.yaml", "checkpoints/last.ckpt"):
+        assert (out / name).is_file(), name
+    rows = (out / "loss_curve.csv").read_text().splitlines()
+    assert rows[0] == "step,train_loss,train_loss_epoch,val_loss" and len(rows) > 1
+    blob = torch.load(out / "encoder.pt", weights_only=False)
+    assert blob["config"]["temporal"] and not any(k.startswith("decoder.") for k in blob["state_dict"])
+    first = json.loads((out / "final_metrics.json").read_text())
+    assert main(["pretrain", "ivcl", "--out", str(out), "--resume", "trainer.max_epochs=2"]) == 0
+    again = json.loads((out / "final_metrics.json").read_text())
+    assert (first["epochs"], again["epochs"]) == (1, 2) and again["steps"] == 2 * first["steps"]
+
+
+def test_pretrain_ivcl_bad_input_is_one_line_and_exit_2(tmp_path, fake_world, capsys):
+    out = tmp_path / "run"
+    assert main(["pretrain", "ivcl", "--out", str(out), *TINY, "model.mask_ratio=1.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mask_ratio" in err and not out.exists()
+    assert main(["pretrain", "ivcl", "--out", str(out), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [1, 2\n")
+    assert main(["pretrain", "ivcl", "--out", str(out), "--config", str(bad)]) == 2
+    assert "invalid YAML" in capsys.readouterr().err
+    assert main(["pretrain", "ivcl", "--out", str(out), *TINY, "data.nope=1"]) == 2
+    assert "data.nope" in capsys.readouterr().err
+
+
+def test_tiny_transfer_pretrain_end_to_end(tmp_path, one_thread):
+    from vrkit.transfer.pretrain import PretrainSpec, run_pretrain_recipe
+    from vrkit.transfer.pretrain_fit import INITS, PROBES
+    from vrkit.transfer.pretrain_report import write_pretrain_report
+
+    spec = PretrainSpec(scale="tiny", seeds=[0], out=tmp_path / "tp", source=FakeSource())
+    done = run_pretrain_recipe(spec)[0]
+    for init in INITS:
+        for sub in ("all", "contained"):
+            r = done[f"test__finetune__{init}__{sub}"]
+            assert r["recipe"] == "pretrain" and 0 <= r["top1"] <= r["top5"] <= 1 or r["examples"] == 0
+    assert done["test__finetune__ivcl__all"]["examples"] == 8
+    steps = {done[f"finetune__{i}"]["steps"] for i in INITS}
+    assert steps == {2}  # one budget for every initialisation
+    frozen = done["finetune__random_frozen"]["trainable_parameters"]
+    assert frozen < done["finetune__scratch"]["trainable_parameters"]
+    assert all(done[f"probe__{p}"]["trainable_parameters"] == 2 * 32 * 36 + 36 for p in PROBES)
+    paths = write_pretrain_report([tmp_path / "tp"])
+    text = paths["pretrain"].read_text()
+    assert "| IV-CL |" in text and "state path (upper bound)" in text and "Linear probes" in text
+    assert paths["figure_pretrain"].is_file() and "pretrain" in paths["csv"].read_text()
+    again = run_pretrain_recipe(spec)[0]  # resumable: nothing recomputed
+    assert again["finetune__ivcl"]["elapsed_s"] == done["finetune__ivcl"]["elapsed_s"]
+    assert main(["report", str(tmp_path / "tp"), "--out", str(tmp_path / "r.html")]) == 0
+    assert "snitch" in (tmp_path / "r.html").read_text()
+
+
+def test_transfer_pretrain_dry_run_prints_the_plan(tmp_path, capsys):
+    assert main(["transfer", "pretrain", "--scale", "cpu", "--out", str(tmp_path / "x"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "pretrain__ivcl: 1024 fresh videos" in out and "finetune__state" in out and "probe__random" in out
+    assert "20 min each" in out and not (tmp_path / "x").exists()
+    with pytest.raises(SystemExit) as exc:  # argparse: one usage line, exit 2
+        main(["transfer", "pretrain", "--scale", "huge", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
