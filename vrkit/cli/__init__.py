@@ -16,8 +16,8 @@ from vrkit import __version__
 from vrkit.errors import InputError, TrainingDiverged
 
 # Modules registering sub-commands, in help order.
-_COMMAND_MODULES = ("generate", "verify", "cog", "clevr", "show", "train", "pretrain", "demo", "models", "transfer",
-                    "retrieve", "explain", "report", "convert")
+_COMMAND_MODULES = ("generate", "verify", "cog", "clevr", "cater", "show", "train", "pretrain", "demo", "models",
+                    "transfer", "retrieve", "explain", "report", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:

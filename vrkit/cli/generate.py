@@ -1,11 +1,11 @@
-"""`vrkit generate cog|clevr`: write datasets in the official layouts."""
+"""`vrkit generate cog|clevr|cater`: write datasets (COG and CLEVR in the official layouts)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from vrkit.cli import _generate_clevr
+from vrkit.cli import _generate_cater, _generate_clevr
 from vrkit.cli._args import add_group, non_negative_int, positive_int
 from vrkit.errors import InputError
 
@@ -29,7 +29,8 @@ def _families(text: str) -> list[str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    _, gsub = add_group(sub, "generate", "generate datasets (COG, CLEVR) in the official layouts", "world", "WORLD")
+    _, gsub = add_group(sub, "generate", "generate datasets (COG, CLEVR in the official layouts; CATER-style videos)",
+                        "world", "WORLD")
     c = gsub.add_parser(
         "cog", help="COG videos: official gzipped JSON lines",
         description="Generate COG data. Families: 'all', 'classification', 'pointing', or a comma list of "
@@ -54,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(handler=_generate_cog)
     _generate_clevr.register_clevr(gsub)
+    _generate_cater.register_cater(gsub, _shard)
 
 
 def _generate_cog(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 
 from vrkit.worlds.cater.constants import ACTION_LABELS, SNITCH_COLOR, SNITCH_RGB
 from vrkit.worlds.cater.grid import cell_of
-from vrkit.worlds.cater.motion import Motion, simulate
+from vrkit.worlds.cater.motion import Body, simulate
 from vrkit.worlds.clevr._render_camera import RenderParams
 from vrkit.worlds.clevr._render_geom import BOUND, CONE, CUBE, CYLINDER, SPHERE, Objects
 from vrkit.worlds.clevr.constants import CAMERA_LOCATION, COLOR_RGB
@@ -112,17 +112,19 @@ def _objects(bodies: list, keep: np.ndarray, pos: np.ndarray, yaw_deg: np.ndarra
     )
 
 
-def render_frames(motion: Motion, pos: np.ndarray, yaw_deg: np.ndarray, cameras: np.ndarray, size: int,
-                  antialias: bool = True, quality: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def render_frames(bodies: list[Body], holder: np.ndarray, pos: np.ndarray, yaw_deg: np.ndarray,
+                  cameras: np.ndarray, size: int, antialias: bool = True, quality: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Frames (T, H, W, 3) uint8 and object-id buffers (T, H, W) int16 (object index, -1 floor/background)
-    of per-frame centres ``pos`` (K, T, 3) and yaws in degrees (K, T), uncovered objects only."""
+    of per-frame centres ``pos`` (K, T, 3) and yaws in degrees (K, T); objects with a cover (``holder``
+    (K, T) >= 0) are left out."""
     t_n = pos.shape[1]
     frames = np.empty((t_n, size, size, 3), dtype=np.uint8)
     ids = np.empty((t_n, size, size), dtype=np.int16)
     base = RenderParams()
     prev = None
     for t in range(t_n):
-        keep = motion.holder[:, t] < 0
+        keep = holder[:, t] < 0
         key = (cameras[t].tobytes(), keep.tobytes(), pos[keep, t].tobytes(), yaw_deg[keep, t].tobytes())
         if key == prev:
             frames[t], ids[t] = frames[t - 1], ids[t - 1]
@@ -130,7 +132,7 @@ def render_frames(motion: Motion, pos: np.ndarray, yaw_deg: np.ndarray, cameras:
         prev = key
         params = RenderParams(camera=tuple(float(v) for v in cameras[t]), lamp_key=base.lamp_key,
                               lamp_fill=base.lamp_fill, lamp_back=base.lamp_back)
-        rgb, sub = render_objects(_objects(motion.bodies, keep, pos[:, t], yaw_deg[:, t]), params, size, size,
+        rgb, sub = render_objects(_objects(bodies, keep, pos[:, t], yaw_deg[:, t]), params, size, size,
                                   antialias=antialias, quality=quality)
         lut = np.concatenate([[-1, -1], np.flatnonzero(keep)]).astype(np.int16)  # -2 -> -1, -1 -> -1, k -> id
         frames[t], ids[t] = rgb, lut[sub + 2]
@@ -170,8 +172,8 @@ def generate_video(seed: int, config: CaterConfig = CaterConfig()) -> Video:
     pos = np.round(motion.frame_pos(), 6) + 0.0  # + 0.0: no negative zeros in the record
     yaw = np.round(np.degrees(motion.frame_yaw()), 6) + 0.0
     cameras = camera_path(seed, config)
-    frames, ids = render_frames(motion, pos, yaw, cameras, config.size, config.antialias,
-                                 config.quality)
+    frames, ids = render_frames(motion.bodies, motion.holder, pos, yaw, cameras, config.size, config.antialias,
+                                config.quality)
     k = len(motion.bodies)
     pixels = np.stack([np.bincount(ids[t][ids[t] >= 0].ravel(), minlength=k)[:k] for t in range(config.frames)],
                       axis=1)  # (K, T)
@@ -196,6 +198,19 @@ def generate_video(seed: int, config: CaterConfig = CaterConfig()) -> Video:
     }
     hot = np.array([name in labels for name in ACTION_LABELS], dtype=np.float32)
     return Video(frames, meta, snitch_cell, hot, contained_end, ids)
+
+
+def render_record(rec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and id buffers re-rendered from a (checked) record alone: its objects, per-frame positions,
+    rotations, covers and cameras, at the size and quality of its ``config``."""
+    cfg = rec["config"]
+    bodies = [Body(o["shape"], o["size"], o["color"], o["material"], float(o["radius"])) for o in rec["objects"]]
+    holder = np.array([o["contained_by"] for o in rec["objects"]], dtype=np.int64)
+    pos = np.array([o["positions"] for o in rec["objects"]], dtype=np.float64)
+    yaw = np.array([o["rotations"] for o in rec["objects"]], dtype=np.float64)
+    cams = np.array(rec["camera"]["positions"], dtype=np.float64)
+    return render_frames(bodies, holder, pos, yaw, cams, int(cfg["size"]), bool(cfg.get("antialias", True)),
+                         int(cfg.get("quality", 0)))
 
 
 _STATE_KEYS = ("shape", "size", "color", "material")
