@@ -102,3 +102,33 @@ def test_the_vocabulary_pin_leaves_explicit_sizes_and_cog_alone() -> None:
 
 def _embedding_key(task) -> str:
     return next(k for k, v in task.model.named_parameters() if k.endswith(("embed.weight", "embedding.weight")))
+
+
+def test_an_earlier_clevr_run_resumes_with_its_vocabulary(tmp_path: Path, capsys) -> None:
+    import yaml
+
+    from vrkit.engine.config import from_dict, load_config
+    from vrkit.engine.run import train
+
+    run = tmp_path / "run"
+    data = {"world": "clevr", "variant": "A", "families": "all", "path": "state", "train": {"kind": "stream", "n": 32},
+            "val": {"kind": "stream", "n": 16}, "batch_size": 16}
+    small = get_model_class("relation_net").small_config()
+    # what the earlier engine built for a recipe that left vocab_size unset: 96 rows, not in the saved config
+    train(from_dict({"seed": 1, "run_dir": str(run), "model": {"name": "relation_net", **small, "vocab_size": 96},
+                     "data": data, "trainer": {"max_epochs": 1}}))
+    last = run / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    del ckpt["hyper_parameters"]["config"]["model"]["vocab_size"]
+    ckpt[FORMAT_KEY] = 2
+    torch.save(ckpt, last)
+    tree = yaml.safe_load((run / "config.yaml").read_text())
+    del tree["model"]["vocab_size"]
+    (run / "config.yaml").write_text(yaml.safe_dump(tree))
+    capsys.readouterr()
+    summary = train(load_config(run / "config.yaml", ["trainer.max_epochs=2"]), resume=True)
+    assert "keeping its model's earlier sizes (vocab_size=96)" in capsys.readouterr().err
+    assert summary["epochs"] == 2
+    resumed = torch.load(last, map_location="cpu", weights_only=False)
+    assert resumed[FORMAT_KEY] == MODEL_FORMAT and resumed["hyper_parameters"]["config"]["model"]["vocab_size"] == 96
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["vocab_size"] == 96  # the next resume too

@@ -1,8 +1,9 @@
 """Checkpoints written by earlier releases keep computing what they did.
 
 A checkpoint saves only the options its config set, so one loaded with today's defaults could rebuild another
-function. Checkpoints carry ``vrkit_model_format`` (:data:`MODEL_FORMAT`); the loader fills in, for every
-option an older checkpoint's config left unset, the value its release used, and says so in one line.
+function. Checkpoints carry ``vrkit_model_format`` (:data:`MODEL_FORMAT`); the loaders (``load_task``, resuming a
+run) fill in, for every option an older checkpoint's config left unset, the value its release used, and say so
+in one line.
 
 * Format 2: SAMNet, the Relation Network and MAC changed their defaults to the computations of their reference
   implementations (docs/samnet-reference.md, docs/rn-reference.md, docs/mac-reference.md) — for the Relation
@@ -78,20 +79,19 @@ def with_earlier_io(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return config, filled
 
 
-def upgrade_config(checkpoint: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
-    """The config a vrkit checkpoint's model must be rebuilt with (None: the saved one as it is) and one notice
-    per format step that filled something in."""
-    fmt = saved_format(checkpoint)
-    saved = checkpoint["hyper_parameters"]["config"]
-    config, notes = saved, []
+def upgrade_config(config: dict[str, Any], fmt: int) -> tuple[dict[str, Any] | None, list[str]]:
+    """The config (a run's config as a dict) a model saved in format ``fmt`` must be rebuilt with (None: ``config``
+    as it is) and one notice per format step that filled something in. Used by every loader of a checkpoint:
+    evaluation (``load_task``) and resuming a run."""
+    new, notes = config, []
     if fmt < 2:
-        config, filled = with_earlier_defaults(config)
+        new, filled = with_earlier_defaults(new)
         if filled:
             notes.append(f"written before the reference defaults; keeping its model's earlier options "
                          f"({', '.join(filled)})")
     if fmt < 3:
-        config, filled = with_earlier_io(config)
+        new, filled = with_earlier_io(new)
         if filled:
             notes.append(f"written before the model sizes came from the datamodule; keeping its model's earlier "
                          f"sizes ({', '.join(filled)})")
-    return (None if config == saved else config), notes
+    return (None if new == config else new), notes

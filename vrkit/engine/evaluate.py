@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from vrkit.engine.checkpoint_format import upgrade_config
+from vrkit.engine.checkpoint_format import saved_format, upgrade_config
 from vrkit.engine.config import SourceConfig
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, summarize
 from vrkit.engine.module import ReasoningTask
@@ -33,7 +33,8 @@ def load_task(ckpt: str | Path) -> ReasoningTask:
         raise InputError("no such checkpoint", ckpt)
     try:
         saved = torch.load(ckpt, map_location="cpu", weights_only=False)
-        config, notes = upgrade_config(saved) if isinstance(saved, dict) else (None, [])
+        config, notes = (upgrade_config(saved["hyper_parameters"]["config"], saved_format(saved))
+                         if isinstance(saved, dict) else (None, []))
         for note in notes:
             print(f"vrkit: {ckpt}: {note}", file=sys.stderr)
         overrides = {} if config is None else {"config": config}

@@ -23,6 +23,7 @@ import json
 import logging
 import shutil
 import signal
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -32,7 +33,8 @@ import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from vrkit.engine.config import TrainConfig, dump_yaml, to_dict
+from vrkit.engine.checkpoint_format import saved_format, upgrade_config
+from vrkit.engine.config import TrainConfig, dump_yaml, from_dict, to_dict
 from vrkit.engine.module import ReasoningTask
 from vrkit.engine.recipe import build_datamodule
 from vrkit.errors import InputError, Interrupted
@@ -122,13 +124,29 @@ def save_final_weights(trainer: L.Trainer, task: L.LightningModule, dm: L.Lightn
     return True
 
 
-def _checkpoint_epoch(last: Path) -> int:
-    """The epoch stored in ``last.ckpt``; InputError for a truncated or foreign file."""
+def _read_checkpoint(last: Path) -> dict[str, Any]:
+    """``last.ckpt`` with its epoch; InputError for a truncated or foreign file."""
     try:
-        return int(torch.load(last, map_location="cpu", weights_only=False)["epoch"])
+        saved = torch.load(last, map_location="cpu", weights_only=False)
+        int(saved["epoch"])
+        return saved
     except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is bad input, named by its path
         raise InputError(f"cannot resume from this checkpoint (truncated or not a vrkit checkpoint: "
                          f"{type(err).__name__})", last) from None
+
+
+def _checkpoint_epoch(last: Path) -> int:
+    """The epoch stored in ``last.ckpt``; InputError for a truncated or foreign file."""
+    return int(_read_checkpoint(last)["epoch"])
+
+
+def _as_saved(cfg: TrainConfig, saved: dict[str, Any], last: Path) -> TrainConfig:
+    """``cfg`` with the options and sizes the model in ``saved`` was built with where ``cfg`` leaves them to
+    defaults that changed since its format (:mod:`vrkit.engine.checkpoint_format`), with one notice each."""
+    config, notes = upgrade_config(to_dict(cfg), saved_format(saved))
+    for note in notes:
+        print(f"vrkit: {last}: {note}", file=sys.stderr)
+    return cfg if config is None else from_dict(config)
 
 
 def _fit(trainer: L.Trainer, task: L.LightningModule, dm: L.LightningDataModule, ckpt: Path | None,
@@ -160,7 +178,11 @@ def train(cfg: TrainConfig, resume: bool = False, run_dir: str | Path | None = N
         raise InputError("nothing to resume: no checkpoints/last.ckpt", run)
     if not resume and last.exists():
         raise InputError("run directory already holds checkpoints; pass --resume or choose another run_dir", run)
-    keep_epoch = _checkpoint_epoch(last) if resume else None  # a truncated checkpoint fails before any write
+    keep_epoch = None
+    if resume:  # a truncated checkpoint fails before any write
+        saved = _read_checkpoint(last)
+        keep_epoch, cfg = int(saved["epoch"]), _as_saved(cfg, saved, last)
+        del saved
     created = not run.exists()
     for d in (run, run / "checkpoints"):
         clean_stale_temps(d)  # temp files of a killed writer (kill -9 during a checkpoint write)
