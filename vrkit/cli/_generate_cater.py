@@ -19,7 +19,7 @@ def register_cater(gsub: argparse._SubParsersAction, shard: Callable[[str], tupl
         "cater", help="CATER-style videos: objects that move, turn, are picked up and covered by cones",
         description="Generate one split of CATER-style videos under OUT: OUT/cater_<split>/part-NNNNN.jsonl "
                     "(one JSON record per video: objects, per-frame 3D positions, visibility, covers, actions, "
-                    "labels) and part-NNNNN.npz (frames and labels), 100 videos a part, and beside the folder "
+                    "labels) and part-NNNNN.npz (frames and labels), --part-size videos a part, and beside the folder "
                     "OUT/manifest.cater_<split>.json. The same seed gives the same bytes for any --workers; "
                     "--shard I/N writes the parts k with k %% N == I (docs/world-cater.md).")
     c.add_argument("--out", required=True, help="output root directory")
@@ -34,6 +34,8 @@ def register_cater(gsub: argparse._SubParsersAction, shard: Callable[[str], tupl
                    help="the camera orbits the scene during each video (default: CLEVR's fixed camera)")
     c.add_argument("--quality", type=int, choices=[0, 1, 2], default=0,
                    help="render quality: 0 one hard key-lamp shadow (default, fast), 1 CLEVR's soft shadows")
+    c.add_argument("--part-size", type=positive_int, default=100,
+                   help="videos per part file (default 100; the layout only, never a video)")
     c.add_argument("--workers", type=positive_int, default=1)
     c.add_argument("--shard", type=shard, default=(0, 1), help="write only shard I of N (parts k with k %% N == I)")
     c.add_argument("--overwrite", action="store_true",
@@ -53,11 +55,11 @@ def _generate_cater(args: argparse.Namespace) -> int:
         video = CaterConfig(frames=args.frames, size=args.size, min_objects=args.min_objects,
                             max_objects=args.max_objects, moving_camera=args.moving_camera, quality=args.quality)
         cfg = CaterGenerateConfig(out=args.out, n=args.n, seed=args.seed, split=args.split, video=video,
-                                  workers=args.workers, shard=args.shard)
+                                  workers=args.workers, shard=args.shard, part_size=args.part_size)
     except ValueError as err:
         raise InputError(f"generate cater: {err}") from None
     check_output_dir(args.out)
-    total = sum(min(100, cfg.n - 100 * k) for k in cfg.parts())
+    total = sum(len(cfg.part_videos(k)) for k in cfg.parts())
     with tqdm(total=total, unit="video", desc=f"cater {cfg.split_dir}", disable=args.quiet or None,
               file=sys.stderr) as bar:
         manifest = generate_cater(cfg, progress=bar.update, overwrite=args.overwrite)

@@ -2,7 +2,8 @@
 
 Layout under ``out`` (docs/world-cater.md, 'On disk'), ``<split>`` = ``cater_<train|val|test>``::
 
-    <split>/part-NNNNN.jsonl, .npz                 videos [100 N, 100 N + 100) (vrkit/worlds/cater/io.py)
+    <split>/part-NNNNN.jsonl, .npz                 videos [P N, P N + P), P = part_size (default 100;
+                                                   vrkit/worlds/cater/io.py)
     manifest.<split>.json                          beside the folder (a shard: ``….shard-I-of-N.json``;
                                                    vrkit/worlds/manifest.py)
 
@@ -46,7 +47,8 @@ def video_seed(seed: int, split: str, index: int) -> int:
 
 @dataclass
 class CaterGenerateConfig:
-    """One split: ``n`` videos of ``video`` under ``seed``; ``workers`` processes; ``shard`` = (I, N)."""
+    """One split: ``n`` videos of ``video`` under ``seed``; ``workers`` processes; ``shard`` = (I, N);
+    ``part_size`` videos per part file (the file layout only, never a video)."""
 
     out: str
     n: int = 100
@@ -55,6 +57,7 @@ class CaterGenerateConfig:
     video: CaterConfig = field(default_factory=CaterConfig)
     workers: int = 1
     shard: tuple[int, int] = (0, 1)
+    part_size: int = PART
 
     def __post_init__(self) -> None:
         i, n = self.shard
@@ -63,6 +66,7 @@ class CaterGenerateConfig:
             (self.n >= 1, f"n must be >= 1, got {self.n}"),
             (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
+            (1 <= self.part_size <= 10_000, f"part size must be in 1..10000, got {self.part_size}"),
             (n >= 1 and 0 <= i < n, f"bad shard {i}/{n}: expected I/N with 0 <= I < N"),
         ]
         for ok, msg in checks:
@@ -76,12 +80,16 @@ class CaterGenerateConfig:
     def parts(self) -> list[int]:
         """This shard's part numbers."""
         i, n = self.shard
-        return [k for k in range(math.ceil(self.n / PART)) if k % n == i]
+        return [k for k in range(math.ceil(self.n / self.part_size)) if k % n == i]
+
+    def part_videos(self, k: int) -> range:
+        """The video numbers of part ``k``."""
+        return range(k * self.part_size, min((k + 1) * self.part_size, self.n))
 
 
 def _part_task(args: tuple[CaterGenerateConfig, Path, int]) -> dict:
     cfg, folder, k = args
-    indices = list(range(k * PART, min((k + 1) * PART, cfg.n)))
+    indices = list(cfg.part_videos(k))
     videos = [generate_video(video_seed(cfg.seed, cfg.split, i), cfg.video) for i in indices]
     stem = folder / part_stem(k)
     write_part(stem, videos, indices)
@@ -134,7 +142,7 @@ def _write(cfg: CaterGenerateConfig, stage: Path, progress: Callable[[int], None
     i, n = cfg.shard
     manifest = {
         "world": "cater", "format": FORMAT, "vrkit_version": __version__, "split": cfg.split, "seed": cfg.seed,
-        "n": cfg.n, "config": cfg.video.to_json(), "shard": f"{i}/{n}", "part_size": PART,
+        "n": cfg.n, "config": cfg.video.to_json(), "shard": f"{i}/{n}", "part_size": cfg.part_size,
         "videos": sum(p["videos"] for p in parts),
         "snitch_contained_at_end": sum(p.pop("contained_at_end") for p in parts),
         "action_counts": {k: counts[k] for k in ACTION_LABELS}, "parts": parts,
