@@ -13,9 +13,7 @@ from vrkit.errors import InputError
 from vrkit.worlds.cater import CaterConfig, generate_video
 from vrkit.worlds.cater.checker import check_video, derive
 from vrkit.worlds.cater.io import check_record
-from vrkit.worlds.clevr._render_camera import RenderParams
-from vrkit.worlds.clevr._render_geom import BOUND, CONE, SPHERE, Objects
-from vrkit.worlds.clevr.render import render_objects
+from vrkit.worlds.clevr.render import BOUND, CONE, SPHERE, Objects, RenderParams, render_objects
 
 CFG = CaterConfig(size=16)
 

@@ -19,10 +19,8 @@ import numpy as np
 from vrkit.worlds.cater.constants import ACTION_LABELS, SNITCH_COLOR, SNITCH_RGB
 from vrkit.worlds.cater.grid import cell_of
 from vrkit.worlds.cater.motion import Body, simulate
-from vrkit.worlds.clevr._render_camera import RenderParams
-from vrkit.worlds.clevr._render_geom import BOUND, CONE, CUBE, CYLINDER, SPHERE, Objects
 from vrkit.worlds.clevr.constants import CAMERA_LOCATION, COLOR_RGB
-from vrkit.worlds.clevr.render import render_objects
+from vrkit.worlds.clevr.render import BOUND, CONE, CUBE, CYLINDER, SPHERE, Objects, RenderParams, render_objects
 
 FORMAT = "vrkit-cater-1"
 _CODE = {"cube": CUBE, "sphere": SPHERE, "cylinder": CYLINDER, "cone": CONE, "snitch": SPHERE}

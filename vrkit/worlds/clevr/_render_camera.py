@@ -8,6 +8,7 @@ fill lamps, in that order.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,6 +200,17 @@ class Camera:
         if x0 >= x1 or y0 >= y1:
             return None
         return y0, y1, x0, x1
+
+
+@functools.lru_cache(maxsize=32)
+def camera_with_rays(pos: tuple[float, float, float], width: int, height: int,
+                     aspect: float | None = None) -> tuple[Camera, np.ndarray]:
+    """``Camera.make(...)`` and its pixel-centre rays, remembered for the last few cameras (a video's fixed
+    camera renders many frames). The rays are read-only."""
+    cam = Camera.make(pos, width, height, aspect)
+    rays = cam.rays()
+    rays.flags.writeable = False
+    return cam, rays
 
 
 def directions_from_camera(pos: tuple[float, float, float] = CAMERA_LOCATION) -> dict[str, list[float]]:

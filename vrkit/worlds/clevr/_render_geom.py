@@ -184,12 +184,14 @@ def box_corners(objs: Objects, k: int, pad: float = 0.0) -> np.ndarray:
     return objs.centre[k] + (float(objs.bound[k]) + pad) * _CORNERS
 
 
-def trace_primary(objs: Objects, cam: Any, ground: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def trace_primary(objs: Objects, cam: Any, ground: bool = True, rays: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Camera rays through every pixel centre: directions (H*W, 3), nearest t (H*W,) and id (H*W,) (-1 ground,
-    -2 nothing). Each object is only tested inside the screen rectangle of its bounding box."""
+    -2 nothing). Each object is only tested inside the screen rectangle of its bounding box. ``rays``: the
+    camera's ``cam.rays()`` when already at hand."""
     h, w = cam.height, cam.width
     O = cam.pos.astype(np.float32)
-    D = cam.rays()
+    D = cam.rays() if rays is None else rays
     t_best, ids = _ground(O, D, ground)
     tg, ig, Dg = t_best.reshape(h, w), ids.reshape(h, w), D.reshape(h, w, 3)
     for k in range(len(objs)):

@@ -8,6 +8,7 @@ eye to look like the original Cycles renders (which we cannot reproduce exactly:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -64,6 +65,12 @@ SUN_COLOR = np.array([1.0, 1.0, 1.0], np.float32) * 0.08
 
 def _sample_offsets(lamp: Lamp) -> np.ndarray:
     """(S, 3) points on the square emitter (stratified, fixed), in world coordinates around the centre."""
+    return _offsets(tuple(float(v) for v in lamp.pos), lamp.half, lamp.samples)
+
+
+@functools.lru_cache(maxsize=64)
+def _offsets(pos: tuple[float, float, float], half: float, samples: int) -> np.ndarray:
+    lamp = Lamp(np.array(pos, np.float32), np.zeros(3, np.float32), half, samples)
     axis = -lamp.pos / np.linalg.norm(lamp.pos)
     u = np.cross(axis, [0.0, 0.0, 1.0])
     u /= np.linalg.norm(u)
@@ -73,7 +80,9 @@ def _sample_offsets(lamp: Lamp) -> np.ndarray:
     grid = [((i + 0.5) / n * 2 - 1, (j + 0.5) / n * 2 - 1) for j in range(n) for i in range(n)][:s]
     if s == 2:
         grid = [(-0.5, -0.5), (0.5, 0.5)]
-    return np.array([lamp.half * (a * u + b * v) for a, b in grid], dtype=np.float32)
+    out = np.array([lamp.half * (a * u + b * v) for a, b in grid], dtype=np.float32)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Public API (all pure numpy, deterministic):
 
 - ``render_scene(scene, width=128, height=128, rng=None)`` -> (H, W, 3) uint8 image.
-- ``render_objects(objs, params, width, height)`` -> (image, id buffer) of pre-built object arrays.
+- ``render_objects(objs, params, width, height)`` -> (image, id buffer) of pre-built object arrays
+  (``Objects``; shape codes ``CUBE``, ``SPHERE``, ``CYLINDER``, ``CONE``; ``BOUND`` their bounding radii).
 - ``render_ids(scene, width, height)`` -> (H, W) int16 object-id buffer (-1 = background), the flat pass
   of the visibility check (docs/world-clevr.md, 'Scenes'): one ray per pixel centre, no anti-aliasing.
 - ``visible_pixel_counts`` / ``check_visibility`` -> the original's "≥ 200 pixels per object" rule.
@@ -29,17 +30,34 @@ from vrkit.worlds.clevr._render_camera import (
     RENDER_KEY,
     Camera,
     RenderParams,
+    camera_with_rays,
     directions_from_camera,
     fit_camera_to_pixel_coords,
     sample_render_params,
     scene_render_params,
 )
-from vrkit.worlds.clevr._render_geom import Objects, parse_objects, trace, trace_primary
+from vrkit.worlds.clevr._render_geom import (
+    BOUND,
+    CONE,
+    CUBE,
+    CYLINDER,
+    SPHERE,
+    Objects,
+    parse_objects,
+    trace,
+    trace_primary,
+)
 from vrkit.worlds.clevr._render_shade import make_lamps, shade, to_srgb8
 from vrkit.worlds.clevr.constants import IMAGE_HEIGHT, IMAGE_WIDTH, MIN_PIXELS_PER_OBJECT
 
 __all__ = [
+    "BOUND",
+    "CONE",
+    "CUBE",
+    "CYLINDER",
+    "Objects",
     "RENDER_KEY",
+    "SPHERE",
     "RenderParams",
     "camera_directions",
     "check_visibility",
@@ -99,10 +117,10 @@ def render_objects(objs: Objects, params: RenderParams, width: int, height: int,
     """The renderer below :func:`render_scene`, for worlds that build :class:`Objects` themselves (no scene
     dict to validate; e.g. the cone of the CATER-style world). Returns the (H, W, 3) uint8 image and the
     (H, W) int16 id buffer of the pixel centres (object index; -1 ground, -2 nothing), as traced for it."""
-    cam = Camera.make(params.camera, width, height, aspect)
+    cam, rays = camera_with_rays(params.camera, width, height, aspect)
     lamps = make_lamps(params, quality)
     O = cam.pos.astype(np.float32)
-    D, t, ids = trace_primary(objs, cam)
+    D, t, ids = trace_primary(objs, cam, rays=rays)
     rgb = shade(objs, lamps, O, D, t, ids, cam, quality)
     rgb = rgb.reshape(height, width, 3)
     ids = ids.reshape(height, width)
