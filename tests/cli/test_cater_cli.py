@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vrkit.cli import main
@@ -124,3 +125,13 @@ def test_an_existing_split_is_refused_unless_overwrite(data: Path, tmp_path: Pat
     assert rc == 2 and "not empty" in err and _digest(copy) == before
     assert _run([*GEN, "--out", str(copy), "--seed", "4", "--overwrite", "--part-size", "10"])[0] == 0
     assert _digest(copy) != before and len(_digest(copy)) == 2  # the old parts went: one part of 7 videos
+
+
+def test_render_settings_travel_with_the_record(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plain"
+    assert _run([*GEN, "--out", str(out), "--no-antialias", "--moving-camera"])[0] == 0
+    a, b = next(iter_videos(data)), next(iter_videos(out))
+    assert b.meta["config"]["antialias"] is False and b.meta["camera"]["moving"] is True
+    assert not np.array_equal(a.frames, b.frames)
+    rc, text, _ = _run(["cater", "check", "--render", str(out)])  # re-rendered as the record says
+    assert rc == 0 and text.strip().endswith("checked 7 videos, 0 disagree")

@@ -34,6 +34,8 @@ def register_cater(gsub: argparse._SubParsersAction, shard: Callable[[str], tupl
                    help="the camera orbits the scene during each video (default: CLEVR's fixed camera)")
     c.add_argument("--quality", type=int, choices=[0, 1, 2], default=0,
                    help="render quality: 0 one hard key-lamp shadow (default, fast), 1 CLEVR's soft shadows")
+    c.add_argument("--no-antialias", action="store_true",
+                   help="no edge anti-aliasing (about 20 %% faster; jagged silhouettes)")
     c.add_argument("--part-size", type=positive_int, default=100,
                    help="videos per part file (default 100; the layout only, never a video)")
     c.add_argument("--workers", type=positive_int, default=1)
@@ -53,7 +55,8 @@ def _generate_cater(args: argparse.Namespace) -> int:
 
     try:
         video = CaterConfig(frames=args.frames, size=args.size, min_objects=args.min_objects,
-                            max_objects=args.max_objects, moving_camera=args.moving_camera, quality=args.quality)
+                            max_objects=args.max_objects, moving_camera=args.moving_camera, quality=args.quality,
+                            antialias=not args.no_antialias)
         cfg = CaterGenerateConfig(out=args.out, n=args.n, seed=args.seed, split=args.split, video=video,
                                   workers=args.workers, shard=args.shard, part_size=args.part_size)
     except ValueError as err:

@@ -151,8 +151,10 @@ def _antialias(objs: Any, cam: Camera, O: np.ndarray, ids: np.ndarray, rgb: np.n
         return
     pid = np.pad(ids, 1, constant_values=-3)
     prgb = np.pad(rgb, ((1, 1), (1, 1), (0, 0)))
-    nid = np.stack([pid[ey + 1 + a, ex + 1 + b] for a, b in _NEIGHBOURS], axis=1)  # (n, 9)
-    ncol = np.stack([prgb[ey + 1 + a, ex + 1 + b] for a, b in _NEIGHBOURS], axis=1)  # (n, 9, 3)
+    flat = (ey + 1) * (w + 2) + (ex + 1)  # in the padded image; one gather for all 9 neighbours
+    near = flat[:, None] + np.array([a * (w + 2) + b for a, b in _NEIGHBOURS])[None, :]
+    nid = pid.ravel()[near]  # (n, 9)
+    ncol = prgb.reshape(-1, 3)[near]  # (n, 9, 3)
     acc = np.zeros((ey.size, 3), dtype=np.float32)
     rows = np.arange(ey.size)
     rays = np.concatenate([cam.rays_at(ex + ox, ey + oy) for ox, oy in _SUBPIXELS])
