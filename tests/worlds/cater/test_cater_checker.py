@@ -8,6 +8,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vrkit.errors import InputError
 from vrkit.worlds.cater import CaterConfig, generate_video
@@ -16,6 +18,7 @@ from vrkit.worlds.cater.io import check_record
 from vrkit.worlds.clevr.render import BOUND, CONE, SPHERE, Objects, RenderParams, render_objects
 
 CFG = CaterConfig(size=16)
+_BASE = json.loads(json.dumps(generate_video(11, CaterConfig(size=12, antialias=False)).meta))
 
 
 def _record(pred=lambda r: True) -> dict:
@@ -127,3 +130,36 @@ def test_cone_silhouette_narrows_to_the_apex() -> None:
     assert widths[0] <= 2 and max(widths) >= 10  # a point at the top, the base at the bottom
     body = widths[:-1]  # (the last row is the near rim of the base, seen slightly from above)
     assert all(b > a for a, b in zip(body, body[1:]))  # straight sides: one pixel wider per row
+
+
+_SCALARS = st.none() | st.booleans() | st.integers(-3, 40) | st.floats(allow_nan=True) | st.text(max_size=4) \
+    | st.lists(st.integers(-1, 3), max_size=3)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(where=st.sampled_from(["object", "action", "label", "top", "config"]), pick=st.integers(0, 10**6),
+       value=_SCALARS)
+def test_a_damaged_record_is_refused_or_checked_never_a_crash(where: str, pick: int, value) -> None:
+    rec = copy.deepcopy(_BASE)
+    if where == "object":
+        o = rec["objects"][pick % len(rec["objects"])]
+        key = sorted(o)[pick % len(o)]
+        if isinstance(o[key], list) and pick % 2:
+            o[key][pick % len(o[key])] = value  # one frame's entry
+        else:
+            o[key] = value
+    elif where == "action" and rec["actions"]:
+        a = rec["actions"][pick % len(rec["actions"])]
+        a[sorted(a)[pick % len(a)]] = value
+    elif where == "label":
+        rec["labels"][sorted(rec["labels"])[pick % len(rec["labels"])]] = value
+    elif where == "config":
+        rec["config"][sorted(rec["config"])[pick % len(rec["config"])]] = value
+    else:
+        rec[sorted(rec)[pick % len(rec)]] = value
+    try:
+        check_record(rec)
+    except InputError as err:
+        assert "\n" not in str(err)
+        return
+    assert isinstance(check_video(rec), list)

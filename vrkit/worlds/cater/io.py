@@ -116,6 +116,15 @@ def check_record(rec: Any) -> None:
     t = rec.get("frames")
     if isinstance(t, bool) or not isinstance(t, int) or t < 2:
         raise InputError(f"'frames' must be an integer >= 2, got {t!r}")
+    cfg = rec.get("config")
+    ok = isinstance(cfg, dict) and isinstance(cfg.get("size"), int) and not isinstance(cfg["size"], bool)
+    if not ok or not 8 <= cfg["size"] <= 1024 or cfg.get("quality", 0) not in (0, 1, 2) \
+            or not isinstance(cfg.get("antialias", True), bool):
+        raise InputError("'config' must hold 'size' (8..1024), 'quality' (0, 1, 2) and 'antialias' (boolean)")
+    cams = rec.get("camera", {}).get("positions") if isinstance(rec.get("camera"), dict) else None
+    if not (isinstance(cams, list) and len(cams) == t
+            and all(isinstance(p, list) and len(p) == 3 and all(map(_is_num, p)) for p in cams)):
+        raise InputError(f"'camera' must hold 'positions': {t} [x, y, z] triples")
     objs = rec.get("objects")
     if not isinstance(objs, list) or not objs:
         raise InputError("'objects' must be a non-empty list")
@@ -148,6 +157,14 @@ def check_record(rec: Any) -> None:
         ok = all(isinstance(a.get(x), int) and not isinstance(a.get(x), bool) for x in ("object", "start", "end"))
         if not ok or not (0 <= a["object"] < k and 0 <= a["start"] < a["end"] < t):
             raise InputError(f"actions[{n}]: needs 'object' < {k} and 0 <= 'start' < 'end' < {t}")
+        for key in ("from", "to"):
+            if key in a and not (isinstance(a[key], list) and len(a[key]) == 2 and all(map(_is_num, a[key]))):
+                raise InputError(f"actions[{n}]: '{key}' must be [x, y]")
+        tgt = a.get("target", 0)
+        if isinstance(tgt, bool) or not isinstance(tgt, int) or not 0 <= tgt < k:
+            raise InputError(f"actions[{n}]: 'target' must be an object id")
+        if "angle" in a and not _is_num(a["angle"]):
+            raise InputError(f"actions[{n}]: 'angle' must be a number")
     labels = rec.get("labels")
     if not isinstance(labels, dict) or not isinstance(labels.get("actions"), list):
         raise InputError("'labels' must hold 'snitch_cell', 'snitch_contained_at_end' and 'actions'")
@@ -158,6 +175,9 @@ def check_record(rec: Any) -> None:
     if isinstance(cell, bool) or not isinstance(cell, int) or not isinstance(
             labels.get("snitch_contained_at_end"), bool):
         raise InputError("labels: 'snitch_cell' must be an integer, 'snitch_contained_at_end' a boolean")
+    least = labels.get("min_visible_pixels", 1)
+    if isinstance(least, bool) or not isinstance(least, int) or least < 1:
+        raise InputError("labels: 'min_visible_pixels' must be an integer >= 1")
     if not isinstance(rec.get("containment"), list):
         raise InputError("'containment' must be a list")
 
