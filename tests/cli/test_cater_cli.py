@@ -84,6 +84,8 @@ def test_a_disagreeing_label_exits_1(data: Path, tmp_path: Path) -> None:
         (d / "part-00000.jsonl").read_text().replace('"action": "slide"', '"action": "teleport"', 1)
         .replace('"action": "pick_place"', '"action": "teleport"', 1)), "unknown action 'teleport'"),
     (lambda d: (d / "part-00000.npz").unlink(), "part-00000.npz: no such file"),
+    (lambda d: np.savez(d / "part-00000.npz", **{**dict(np.load(d / "part-00000.npz")), "frames": np.zeros(3)}),
+     "array 'frames' has shape (3,)"),
 ])
 def test_bad_parts_are_one_line_and_exit_2(data: Path, tmp_path: Path, damage, words: str) -> None:
     for p in (data / "cater_train").glob("part-00000.*"):

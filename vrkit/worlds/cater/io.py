@@ -30,6 +30,8 @@ from vrkit.worlds.cater.video import FORMAT, Video
 PART = 100  # videos per part file (fixes the file layout only, never a video)
 ARRAYS = ("frames", "index", "snitch_cell", "actions", "contained")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_SHAPES = {"frames": (5, "u"), "index": (1, "iu"), "snitch_cell": (1, "iu"), "actions": (2, "iub"),
+           "contained": (1, "b")}  # dimensions and numpy dtype kinds of each array
 
 
 def part_stem(k: int) -> str:
@@ -67,11 +69,17 @@ def read_arrays(path: str | Path, names: tuple[str, ...] = ARRAYS) -> dict[str, 
             missing = [n for n in names if n not in z.files]
             if missing:
                 raise InputError(f"not a CATER part: no {', '.join(missing)} array", path)
-            return {n: z[n] for n in names}
+            out = {n: z[n] for n in names}
     except FileNotFoundError:
         raise InputError("no such file", path) from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise InputError(f"truncated or corrupt part archive ({type(err).__name__})", path) from None
+    for name, (ndim, kind) in _SHAPES.items():
+        a = out.get(name)
+        if a is not None and (a.ndim != ndim or a.dtype.kind not in kind):
+            raise InputError(f"array {name!r} has shape {a.shape} and type {a.dtype}, expected {ndim} dimensions "
+                             f"of kind {kind!r}", path)
+    return out
 
 
 def read_records(path: str | Path) -> list[dict]:
