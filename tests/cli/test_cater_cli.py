@@ -101,8 +101,9 @@ def test_a_part_that_differs_from_its_manifest_is_bad_input(data: Path, tmp_path
     shutil.copytree(data, copy)
     npz = copy / "cater_train" / "part-00001.npz"
     npz.write_bytes(npz.read_bytes()[:-100])
-    rc, _, err = _run(["cater", "check", str(copy)])
-    assert rc == 2 and "part-00001.npz: differs from the sha256 its manifest lists" in err
+    for target in (copy, copy / "cater_train", npz):  # the root, the split folder, the part itself
+        rc, _, err = _run(["cater", "check", str(target)])
+        assert rc == 2 and "part-00001.npz: differs from the sha256 its manifest lists" in err, target
     npz.unlink()
     rc, _, err = _run(["cater", "check", str(copy)])
     assert rc == 2 and "missing" in err and len(err.strip().splitlines()) == 1
@@ -137,3 +138,18 @@ def test_render_settings_travel_with_the_record(data: Path, tmp_path: Path) -> N
     assert not np.array_equal(a.frames, b.frames)
     rc, text, _ = _run(["cater", "check", "--render", str(out)])  # re-rendered as the record says
     assert rc == 0 and text.strip().endswith("checked 7 videos, 0 disagree")
+
+
+def test_verify_knows_cater_splits(data: Path, tmp_path: Path) -> None:
+    rc, out, _ = _run(["verify", str(data)])
+    assert rc == 0 and out.strip().splitlines()[-1] == "verified 6 files, 0 problems"
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    (copy / "cater_train" / "part-00009.jsonl").write_text("")
+    jl = copy / "cater_train" / "part-00002.jsonl"
+    jl.write_text(jl.read_text().replace('"snitch_cell": ', '"snitch_cell": 1', 1))
+    rc, out, _ = _run(["verify", str(copy)])
+    lines = out.strip().splitlines()
+    assert rc == 2 and lines[-1] == "verified 6 files, 2 problems"
+    assert f"{jl}: sha256 differs from manifest.cater_train.json" in lines
+    assert f"{copy / 'cater_train' / 'part-00009.jsonl'}: not listed in any manifest" in lines

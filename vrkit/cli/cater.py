@@ -36,8 +36,9 @@ def _manifest_parts(root: Path) -> dict[Path, str]:
     from vrkit.worlds.manifest import PREFIX, split_of
 
     out: dict[Path, str] = {}
-    base = root if root.is_dir() else root.parent.parent
-    for m in sorted(base.glob(f"{PREFIX}cater_*.json")):
+    # an output root holds the manifests; a split folder or a part file has them one or two levels up
+    bases = [root, root.parent] if root.is_dir() else [root.parent.parent]
+    for base, m in sorted({(b, q) for b in bases for q in b.glob(f"{PREFIX}cater_*.json")}):
         if split_of(m.name) is None:
             continue
         data = read_json(m, "manifest")

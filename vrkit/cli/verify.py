@@ -5,7 +5,9 @@ vrkit's manifests inside COG split folders, or its single CLEVR ``manifest.json`
 each listed file exists, has its sha256, its example count and its per-family counts; a split folder holds no
 unlisted data file and nothing but ``cog_*`` files; every answer agrees with the independent checker. CLEVR: each
 split's scenes and questions files' sha256, the number and combined sha256 of its PNGs, nothing unlisted in
-``images/`` and nothing but PNGs in a split's images folder, and every answer re-executed on its scene. One line
+``images/`` and nothing but PNGs in a split's images folder, and every answer re-executed on its scene. CATER-style
+videos: each listed part's files, their sha256 and video counts, nothing unlisted in a split folder, and every
+video's labels re-derived by the independent checker. One line
 per problem (``PATH: problem``), then ``verified N files, M problems``; exit 0 only if M = 0, else 2.
 """
 
@@ -118,17 +120,67 @@ def _clevr(root: Path, manifest: dict) -> Iterator[str]:
             yield f"{root / files['questions']['path']}: {len(disagree)} answers disagree with the executor"
 
 
+def _cater(root: Path, manifests: list[Path]) -> Iterator[str]:
+    """CATER-style splits: each listed part's two files exist with their sha256 and video count, a split folder
+    holds nothing unlisted, and every video agrees with the independent checker (`vrkit cater check`)."""
+    from vrkit.worlds.cater.checker import check_video
+    from vrkit.worlds.cater.io import read_arrays, read_records
+
+    listed: dict[Path, set[Path]] = {}
+    for m in manifests:
+        parts = read_json(m, "manifest").get("parts")
+        folder = root / str(split_of(m.name))
+        seen = listed.setdefault(folder, set())
+        if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+            yield f"{m}: not a CATER manifest (needs a 'parts' list)"
+            continue
+        for part in parts:
+            try:
+                files = {k: (root / part[k]["path"], part[k]["sha256"]) for k in ("jsonl", "npz")}
+            except (KeyError, TypeError):
+                yield f"{m}: a part entry without 'jsonl' and 'npz' paths and sha256"
+                continue
+            seen.update(f for f, _ in files.values())
+            ok = True
+            for path, sha in files.values():
+                if not path.is_file():
+                    yield f"{path}: listed in {m.name} but missing"
+                    ok = False
+                elif sha256_file(path) != sha:
+                    yield f"{path}: sha256 differs from {m.name}"
+                    ok = False
+                yield ""
+            if not ok:
+                continue
+            try:
+                recs, arr = read_records(files["jsonl"][0]), read_arrays(files["npz"][0])
+            except InputError as err:
+                yield err.format()
+                continue
+            if not len(recs) == len(arr["frames"]) == part.get("videos"):
+                yield f"{files['npz'][0]}: {len(arr['frames'])} videos, {len(recs)} records, {m.name} says " \
+                      f"{part.get('videos')}"
+            bad = [n for n, rec in enumerate(recs, 1) if check_video(rec)]
+            if bad:
+                yield f"{files['jsonl'][0]}:{bad[0]}: {len(bad)} videos disagree with the checker (`vrkit cater check`)"
+    for folder, seen in sorted(listed.items()):
+        for q in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if q not in seen:
+                yield f"{q}: not listed in any manifest"
+
+
 def _world(path: Path) -> str | None:
     data = read_json(path, "manifest")
     return data.get("world") if isinstance(data, dict) else None
 
 
 def verify(root: Path) -> tuple[int, list[str]]:
-    """``(files verified, problems)`` of a generated dataset directory (a COG or CLEVR --out, or one COG split
-    folder)."""
+    """``(files verified, problems)`` of a generated dataset directory (a COG, CLEVR or CATER --out, or one COG
+    split folder)."""
     if not root.is_dir():
         raise InputError("not a directory", root)
     cog_dirs: set[Path] = set()
+    cater: list[Path] = []
     clevr = False
     if any(_world(m) == "cog" for m in beside(root) + legacy_inside(root)):
         cog_dirs.add(root)  # a COG split folder itself
@@ -136,12 +188,14 @@ def verify(root: Path) -> tuple[int, list[str]]:
         split, world = split_of(m.name), _world(m)
         if world == "clevr":
             clevr = True
+        elif world == "cater" and split is not None:
+            cater.append(m)
         elif world == "cog" and split is not None:
             cog_dirs.add(root / split)
     for d in sorted(q for q in root.iterdir() if q.is_dir() and not q.name.startswith(".")):
         if any(_world(m) == "cog" for m in legacy_inside(d)):
             cog_dirs.add(d)
-    if not cog_dirs and not clevr:
+    if not cog_dirs and not clevr and not cater:
         raise InputError(f"no {PREFIX}<split>.json beside a split folder (not a vrkit-generated dataset?)", root)
     lines: list[str] = []
     if clevr:
@@ -150,6 +204,7 @@ def verify(root: Path) -> tuple[int, list[str]]:
         lines += _clevr(root, read_manifest(root))
     for d in sorted(cog_dirs):
         lines += _cog_split(d)
+    lines += _cater(root, cater)
     problems = [line for line in lines if line]
     return len(lines) - len(problems), problems
 
@@ -165,7 +220,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="check a generated dataset against its manifest (sha256, counts, answers)",
                        description=__doc__.split("\n\n", 1)[1])
-    p.add_argument("dir", help="a generated COG --out (or one split directory) or CLEVR --out")
+    p.add_argument("dir", help="a generated COG --out (or one split directory), CLEVR --out or CATER --out")
     p.set_defaults(handler=_cmd_verify)
 
 
