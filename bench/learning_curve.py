@@ -36,7 +36,7 @@ class CurveRecorder:
     """Lightning callback: evaluates at growing intervals of training time, excluding evaluation from the clock."""
 
     def __init__(self, sources: dict[str, Any], every_s: float, batch_size: int) -> None:
-        self.sources, self.every_s, self.batch_size = sources, every_s, batch_size
+        self.sources, self.every_s, self.batch_size = sources, every_s, batch_size  # batch: all ranks together
         self.points: list[dict[str, Any]] = []
         self.train_s, self._t, self._next = 0.0, None, 5.0
 
@@ -46,7 +46,8 @@ class CurveRecorder:
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.train_s += time.perf_counter() - self._t
         if self.train_s >= self._next:
-            self.record(trainer, pl_module)
+            if trainer.is_global_zero:  # DDP: rank 0 evaluates; the other ranks wait at the next gradient reduce
+                self.record(trainer, pl_module)
             self._next = min(self._next * 2, self._next + self.every_s)
 
     def record(self, trainer, pl_module) -> None:
@@ -62,7 +63,8 @@ class CurveRecorder:
         print(json.dumps(point), file=sys.stderr, flush=True)
 
 
-def run_curve(args: argparse.Namespace) -> dict[str, Any]:
+def run_curve(args: argparse.Namespace) -> dict[str, Any] | None:
+    """One curve; None on DDP ranks other than 0 (Lightning's ddp launcher runs this script once per rank)."""
     from lightning.pytorch.callbacks import Callback
 
     from vrkit.cli.demo import official_sample_dir
@@ -88,19 +90,24 @@ def run_curve(args: argparse.Namespace) -> dict[str, Any]:
             f"data.path={args.path}", f"data.image_size={args.pixel_size}", "data.val=null",
             f"data.families={fams}", "trainer.max_epochs=100000", "trainer.early_stopping_patience=null",
             f"trainer.max_minutes={args.minutes * 1.5 + 5}", f"trainer.precision={precision}", f"seed={args.seed}",
-            f"run_dir={tmp}/run", *args.set])
+            f"run_dir={tmp}/run", f"trainer.devices={args.devices}",
+            *(["trainer.strategy=ddp"] if args.devices > 1 else []), *args.set])
         dm = build_datamodule(cfg.data, cfg.optim, cfg.seed)
         task = ReasoningTask(to_dict(cfg))
-        rec = type("Recorder", (CurveRecorder, Callback), {})(sources, args.every, cfg.data.batch_size)
+        rec = type("Recorder", (CurveRecorder, Callback), {})(sources, args.every, cfg.data.batch_size * args.devices)
         stop = type("Budget", (Callback,), {"on_train_batch_end": lambda self, tr, *a: setattr(
-            tr, "should_stop", tr.should_stop or rec.train_s >= args.minutes * 60)})()
+            tr, "should_stop", tr.should_stop or tr.strategy.reduce_boolean_decision(
+                rec.train_s >= args.minutes * 60, all=False))})()  # DDP: every rank stops when any is out of time
         trainer = build_trainer(cfg, Path(tmp) / "run", callbacks=[rec, stop], logger=False)
         trainer.fit(task, datamodule=dm)
+        if not trainer.is_global_zero:
+            return None
         rec.record(trainer, task)
         base = answer_baselines(task, sources["fresh"])
     return {"bench": "learning_curve", "model": args.model, "path": args.path, "precision": precision,
             "image_size": args.pixel_size if args.path == "pixels" else None, "minutes": args.minutes,
-            "recipe": f"configs/cog/{args.model}_cpu.yaml", "overrides": args.set, "batch": cfg.data.batch_size,
+            "recipe": f"configs/cog/{args.model}_cpu.yaml", "overrides": args.set,
+            "batch": cfg.data.batch_size * args.devices, "devices": args.devices,
             "threads": policy["threads"], "params": sum(p.numel() for p in task.parameters()),
             "eval": {k: (v.n if v.kind == "stream" else v.paths) for k, v in sources.items()},
             "chance": round(base["acc_chance"], 4), "prior": round(base["acc_prior"], 4), "points": rec.points,
@@ -115,7 +122,8 @@ def longest_runs() -> list[dict]:
         r = json.loads(f.read_text())
         pix = f" {r['precision']} {r['image_size']} px" if r["path"] == "pixels" else ""
         options = [o.split(".", 1)[-1] for o in r.get("overrides", []) if not o.startswith("data.workers")]
-        label = f"{r['model']} {r['path']}{pix}" + (f" ({', '.join(options)})" if options else "")
+        ddp = f", {r['devices']} DDP processes" if r.get("devices", 1) > 1 else ""
+        label = f"{r['model']} {r['path']}{pix}{ddp}" + (f" ({', '.join(options)})" if options else "")
         if label not in longest or r["minutes"] > longest[label]["minutes"]:
             longest[label] = {**r, "label": label}
     return list(longest.values())
@@ -188,6 +196,8 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=2300)
     ap.add_argument("--no-official", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--devices", type=int, default=1,
+                    help="processes (DDP over gloo on CPU), each with --threads threads and data.batch_size examples")
     ap.add_argument("--tag", default=None)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     ap.add_argument("--figure", action="store_true", help="only draw docs/img/learning_curves.png from the results")
@@ -199,6 +209,8 @@ def main() -> None:
         return
     if not args.figure:
         res = run_curve(args)
+        if res is None:  # a DDP rank other than 0
+            return
         name = f"learning_curve_{args.model}_{args.path}_{res['precision']}" + (f"_{args.tag}" if args.tag else "")
         write_result(name, res)
     print(figure(ROOT / "docs" / "img" / "learning_curves.png"))

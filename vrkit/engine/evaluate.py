@@ -104,7 +104,9 @@ def evaluate(task: ReasoningTask, source: SourceConfig, batch_size: int | None =
              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Summary (:func:`vrkit.engine.metrics.summarize`) of ``task`` on ``source``; adds ``examples``."""
     _, loader = _loader(task, source, batch_size)
-    metric = FamilyAccuracy(len(task.family_names))
+    # every caller reads the whole source in this process: summing across DDP ranks would wait for ranks that
+    # are not evaluating (a callback on rank 0 hangs) or count each example once per rank
+    metric = FamilyAccuracy(len(task.family_names), sync_on_compute=False)
     n = 0
     task.eval()
     for batch in loader:
