@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from vrkit.cli._args import add_command, non_negative_int
+from vrkit.cli._check_report import CheckReport
 from vrkit.errors import InputError
 from vrkit.worlds.cog import io
 from vrkit.worlds.cog.checker import (
@@ -84,7 +85,7 @@ def _problems(example: dict, lookback: int | None, override: int | None) -> list
 
 
 def run_check(args: argparse.Namespace) -> int:
-    checked = disagree = reported = 0
+    report = CheckReport(args.max_report)
     for path in io.expand_paths(args.paths):
         lookback = _dir_lookback(path)
         combos = args.split_combos or _dir_combos(path)
@@ -92,17 +93,9 @@ def run_check(args: argparse.Namespace) -> int:
             unknown = [w for w in str(example["question"]).split() if w not in INPUT_INDEX]
             if unknown:  # not a disagreement: the file is not COG data (exit 2, as eval and training say)
                 raise InputError(f"unknown question word {unknown[0]!r}", path, lineno)
-            checked += 1
             problems = _problems(example, lookback, args.memory) + _combo_problems(example, combos)
-            if not problems:
-                continue
-            disagree += 1
-            for text in problems:
-                if reported < args.max_report:
-                    print(f"{path}:{lineno}: {example['family']}: {text}")
-                    reported += 1
-    print(f"checked {checked} examples, {disagree} disagree")
-    return 0 if disagree == 0 else 1
+            report.add(f"{path}:{lineno}: {example['family']}", problems)
+    return report.finish("examples")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vrkit.cli._args import add_command, add_group, non_negative_int
+from vrkit.cli._check_report import CheckReport
 from vrkit.errors import InputError
 
 
@@ -80,7 +81,7 @@ def _check(args: argparse.Namespace) -> int:
         if any(len(arr[k]) != n for k in arr):
             raise InputError(f"holds {len(arr['frames'])} videos but {jl.name} has {n} records", nz)
         loaded.append((jl, recs, arr))
-    shown = checked = bad = 0
+    report = CheckReport(args.max_report)
     for jl, recs, arr in loaded:
         for line, rec in enumerate(recs, 1):
             probs = check_video(rec)
@@ -101,11 +102,5 @@ def _check(args: argparse.Namespace) -> int:
                 pix = np.stack([np.bincount(ids[i][ids[i] >= 0], minlength=k)[:k] for i in range(t)], axis=1)
                 if pix.tolist() != [o["pixels"] for o in rec["objects"]]:
                     probs.append("stored pixel counts differ from a re-rendering of the record")
-            checked += 1
-            bad += bool(probs)
-            for prob in probs:
-                if shown < args.max_report:
-                    print(f"{jl}:{line}: video {int(arr['index'][line - 1])}: {prob}")
-                    shown += 1
-    print(f"checked {checked} videos, {bad} disagree")
-    return 0 if bad == 0 else 1
+            report.add(f"{jl}:{line}: video {int(arr['index'][line - 1])}", probs)
+    return report.finish("videos")

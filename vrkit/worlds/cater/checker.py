@@ -1,6 +1,7 @@
 """An independent check of a CATER-style video record: every label re-derived from the per-frame state.
 
-Nothing here runs the generator's code path (vrkit/worlds/cater/motion.py, video.py). From the objects'
+Nothing here runs the generator's code path (vrkit/worlds/cater/motion.py, video.py); the two share only the
+run-length reading of a cover array (intervals.py). From the objects'
 per-frame positions and rotations alone it derives
 
 - which objects are covered, frame by frame: object j is under cone c when c rests on the floor (its centre at
@@ -22,6 +23,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from vrkit.worlds.cater.intervals import cover_intervals
 
 EPS = 1e-5  # positions are stored to 6 decimals
 _GOLDEN = (1.0 + math.sqrt(5.0)) / 2.0  # a ball fits under a cone of base radius R if its radius <= R / this
@@ -159,8 +162,8 @@ def check_video(rec: dict) -> list[str]:
         break
     seen = sorted((c["cone"], c["object"], c["start"], c["end"]) for c in rec["containment"]
                   if isinstance(c, dict) and {"cone", "object", "start", "end"} <= set(c))
-    if seen != _intervals(d["cover"]):
-        probs.append(f"containment intervals: stored {seen}, derived {_intervals(d['cover'])}")
+    if seen != cover_intervals(d["cover"]):
+        probs.append(f"containment intervals: stored {seen}, derived {cover_intervals(d['cover'])}")
     least = labels.get("min_visible_pixels", 1)
     for j, o in enumerate(objs):
         vis = np.asarray(o["visible"], dtype=bool)
@@ -170,18 +173,3 @@ def check_video(rec: dict) -> list[str]:
             probs.append(f"object {j} frame {t}: visible {bool(vis[t])}, but covered={bool(d['cover'][j, t] >= 0)} "
                          f"and {o['pixels'][t]} pixels (least {least})")
     return probs + _check_actions(rec, d) + _check_overlaps(rec, d)
-
-
-def _intervals(cover: np.ndarray) -> list[tuple[int, int, int, int]]:
-    out = []
-    for j, row in enumerate(cover):
-        t = 0
-        while t < len(row):
-            if row[t] < 0:
-                t += 1
-                continue
-            c, s = int(row[t]), t
-            while t < len(row) and row[t] == c:
-                t += 1
-            out.append((c, j, s, t - 1))
-    return sorted(out)

@@ -18,6 +18,7 @@ import numpy as np
 
 from vrkit.worlds.cater.constants import ACTION_LABELS, SNITCH_COLOR, SNITCH_RGB
 from vrkit.worlds.cater.grid import cell_of
+from vrkit.worlds.cater.intervals import cover_intervals
 from vrkit.worlds.cater.motion import Body, simulate
 from vrkit.worlds.clevr.constants import CAMERA_LOCATION, COLOR_RGB
 from vrkit.worlds.clevr.render import BOUND, CONE, CUBE, CYLINDER, SPHERE, Objects, RenderParams, render_objects
@@ -139,18 +140,8 @@ def render_frames(bodies: list[Body], holder: np.ndarray, pos: np.ndarray, yaw_d
 
 def _intervals(holder: np.ndarray) -> list[dict]:
     """Containment intervals from the per-frame direct containers (K, T): end = last covered frame."""
-    out = []
-    for j, row in enumerate(holder):
-        t = 0
-        while t < len(row):
-            if row[t] < 0:
-                t += 1
-                continue
-            c, s = int(row[t]), t
-            while t < len(row) and row[t] == c:
-                t += 1
-            out.append({"cone": c, "object": j, "start": s, "end": t - 1})
-    return sorted(out, key=lambda d: (d["start"], d["object"]))
+    runs = [{"cone": c, "object": j, "start": s, "end": e} for c, j, s, e in cover_intervals(holder)]
+    return sorted(runs, key=lambda d: (d["start"], d["object"]))
 
 
 def action_labels(meta_actions: list[dict], shapes: list[str]) -> list[str]:
