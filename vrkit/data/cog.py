@@ -58,11 +58,17 @@ def _check_options(path: str, pixel_norm: str, families: Sequence[str] | None) -
 
 
 def render_frames(example: dict[str, Any], image_size: int = 112, pixel_norm: str = "unit") -> torch.Tensor:
-    """Rendered frames of an example: (E, 3, S, S), dtype and scale per ``pixel_norm`` (module docstring)."""
-    from vrkit.worlds.cog.render import render_example  # OpenCV only needed on the pixel path
+    """Rendered frames of an example: (E, 3, S, S), dtype and scale per ``pixel_norm`` (module docstring).
 
-    img = torch.from_numpy(np.ascontiguousarray(render_example(example, image_size)))  # (E, S, S, 3) uint8
-    img = img.permute(0, 3, 1, 2).contiguous()  # (E, 3, S, S)
+    Below the renderer's smallest size (``MIN_SIZE``, 50 px) the frames are drawn at the smallest multiple
+    f·S that it accepts and each f × f block of pixels is averaged (rounded to uint8), e.g. 32 px from 64 px."""
+    from vrkit.worlds.cog.render import MIN_SIZE, render_example  # OpenCV only needed on the pixel path
+
+    f = -(-MIN_SIZE // image_size) if isinstance(image_size, int) and 0 < image_size < MIN_SIZE else 1
+    img = torch.from_numpy(np.ascontiguousarray(render_example(example, f * image_size)))  # (E, fS, fS, 3) uint8
+    img = img.permute(0, 3, 1, 2).contiguous()  # (E, 3, fS, fS)
+    if f > 1:
+        img = torch.nn.functional.avg_pool2d(img.float(), f).round_().to(torch.uint8)
     if pixel_norm == "uint8":
         return img
     img = img.float()

@@ -71,30 +71,41 @@ def inputs_of(net: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, ...]:
     return (frames_float(batch["frames"]),)
 
 
+def _count(data: dict[str, Tensor]) -> int:
+    return len(next(iter(data.values())))
+
+
 def _batches(data: dict[str, Tensor], size: int, order: Tensor) -> list[dict[str, Tensor]]:
     return [{k: v[order[i:i + size]] for k, v in data.items()} for i in range(0, len(order), size)]
 
 
+def snitch_loss(net: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+    """Cross-entropy of ``net``'s logits against the batch's snitch cells (the default of :func:`fit`)."""
+    return F.cross_entropy(net(*inputs_of(net, batch)), batch["snitch_cell"])
+
+
 def fit(net: nn.Module, data: dict[str, Tensor], epochs: int, batch_size: int, lr: float, seed: int,
-        minutes: float | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train ``net``'s trainable parameters on ``data`` (snitch cells) with AdamW for ``epochs`` (stopping early
-    at ``minutes``); the order of examples and dropout are drawn from ``seed``. Returns steps and losses."""
+        minutes: float | None = None, log: Callable[[str], None] | None = None,
+        loss_fn: Callable[[nn.Module, dict[str, Tensor]], Tensor] = snitch_loss) -> dict[str, Any]:
+    """Train ``net``'s trainable parameters on ``data`` (``loss_fn`` of a batch; default: snitch cells) with
+    AdamW for ``epochs`` (stopping early at ``minutes``); the order of examples and dropout are drawn from
+    ``seed``. Returns steps and losses."""
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
     g = torch.Generator().manual_seed(seeded("order", seed))
-    n, steps, losses, start = len(data["snitch_cell"]), 0, [], time.monotonic()
+    n, steps, losses, start = _count(data), 0, [], time.monotonic()
     net.train()
     for epoch in range(epochs):
         total = 0.0
         for batch in _batches(data, batch_size, torch.randperm(n, generator=g)):
             torch.manual_seed(seeded("step", seed, steps))
-            loss = F.cross_entropy(net(*inputs_of(net, batch)), batch["snitch_cell"])
+            loss = loss_fn(net, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             steps += 1
-            total += loss.item() * len(batch["snitch_cell"])
+            total += loss.item() * _count(batch)
             if minutes is not None and time.monotonic() - start > 60 * minutes:
                 break
         losses.append(total / n)
@@ -107,11 +118,12 @@ def fit(net: nn.Module, data: dict[str, Tensor], epochs: int, batch_size: int, l
 
 
 @torch.no_grad()
-def predict(net: nn.Module, data: dict[str, Tensor], batch_size: int = 32) -> Tensor:
-    """Logits [N, 36] of every example of ``data``, in order."""
+def predict(net: nn.Module, data: dict[str, Tensor], batch_size: int = 32,
+            forward: Callable[[nn.Module, dict[str, Tensor]], Tensor] | None = None) -> Tensor:
+    """Logits of every example of ``data``, in order: [N, 36] by default, ``forward(net, batch)`` otherwise."""
     net.eval()
-    order = torch.arange(len(data["snitch_cell"]))
-    return torch.cat([net(*inputs_of(net, b)) for b in _batches(data, batch_size, order)])
+    run = forward or (lambda m, b: m(*inputs_of(m, b)))
+    return torch.cat([run(net, b) for b in _batches(data, batch_size, torch.arange(_count(data)))])
 
 
 def metrics(logits: Tensor, cells: Tensor, keep: Tensor | None = None) -> dict[str, Any]:

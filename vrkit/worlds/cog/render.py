@@ -31,6 +31,7 @@ from vrkit.worlds.cog._render_shapes import (
     COLOR_RANK,
     COLOR_TABLE,
     EDGE_GUARD,
+    MIN_SIZE,
     SHAPE_RANK,
     check_size,
     draw_shape,
@@ -40,6 +41,7 @@ from vrkit.worlds.cog.constants import COLOR_INDEX, COLOR_RGB, COLORS, SHAPE_IND
 
 __all__ = [
     "DEFAULT_SIZE",
+    "MIN_SIZE",
     "check_size",
     "frame_objects",
     "render_batch",
