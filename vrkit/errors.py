@@ -40,3 +40,11 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, hint: str = "") -> None:
         self.hint = hint
         super().__init__(hint)
+
+
+class StageFailed(RuntimeError):
+    """A recipe stage run in a child process failed (the CLI: ``vrkit: <message>``, the child's exit code)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        self.code = code
+        super().__init__(message)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from vrkit import __version__
-from vrkit.errors import InputError, TrainingDiverged
+from vrkit.errors import InputError, StageFailed, TrainingDiverged
 
 # Modules registering sub-commands, in help order.
 _COMMAND_MODULES = ("generate", "verify", "cog", "clevr", "cater", "show", "train", "pretrain", "demo", "models",
@@ -39,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         (getattr(args, "help_parser", None) or parser).print_help()
         return 2
+    args.cli_argv = list(sys.argv[1:] if argv is None else argv)  # what a child process re-runs (--jobs)
     try:
         return int(args.handler(args) or 0)
     except InputError as err:
@@ -49,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"vrkit: error: {err.filename}: cannot write ({err.strerror})", file=sys.stderr)
         return 2
+    except StageFailed as err:
+        print(f"vrkit: {err}", file=sys.stderr)
+        return err.code
     except TrainingDiverged as err:
         print(f"vrkit: training diverged: {err}", file=sys.stderr)
         return 1

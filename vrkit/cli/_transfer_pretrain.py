@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from vrkit.cli._jobs import add_jobs_arguments, child_command
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy
 
 
@@ -16,12 +17,12 @@ def _cmd(args: argparse.Namespace) -> int:
 
     spec = PretrainSpec(scale=args.scale, seeds=args.seeds, out=Path(args.out), minutes=args.minutes)
     if args.dry_run:
-        print("\n".join(plan(spec)))
+        print("\n".join(plan(spec, args.jobs)))
         return 0
     threads = apply_thread_policy(args.threads)
     print(f"torch threads: {threads['threads']} ({threads['source']})", file=sys.stderr)
-    run_pretrain_recipe(spec, args.log)
-    if not args.no_report:
+    run_pretrain_recipe(spec, args.log, args.jobs, child_command(args), args.only_stage)
+    if not args.no_report and not args.only_stage:
         paths = write_pretrain_report([args.out])
         for kind, path in paths.items():
             print(f"wrote {kind}: {path}", file=sys.stderr)
@@ -43,4 +44,5 @@ def add_pretrain(recipes: argparse._SubParsersAction, ints: Callable[[str], list
     q.add_argument("--no-report", action="store_true", help="do not write the tables and figures")
     q.add_argument("--dry-run", action="store_true", help="print the plan (stages, videos, steps, budgets) and exit")
     add_threads_argument(q)
+    add_jobs_arguments(q)
     q.set_defaults(handler=_cmd, log=log)

@@ -8,6 +8,7 @@ import sys
 import time
 
 from vrkit.cli._args import add_group
+from vrkit.cli._jobs import add_jobs_arguments, child_command
 from vrkit.cli._transfer_pretrain import add_pretrain
 from vrkit.cli._transfer_zeroshot import add_zeroshot
 from vrkit.utils.threads import add_threads_argument, apply_thread_policy
@@ -45,10 +46,10 @@ def _cmd_recipe(args: argparse.Namespace) -> int:
                           test_n=args.test_n, ft_n=args.ft_n, ft_epochs=args.ft_epochs, ft_val_n=args.ft_val_n,
                           minutes=args.minutes)
         if args.dry_run:
-            print("\n".join(plan(spec, args.gpu_step_seconds or GPU_STEP_SECONDS)))
+            print("\n".join(plan(spec, args.gpu_step_seconds or GPU_STEP_SECONDS, args.jobs)))
             continue
-        run_recipe(spec, _log)
-    if not args.no_report and not args.dry_run:
+        run_recipe(spec, _log, args.jobs, child_command(args, "--model", model), args.only_stage)
+    if not args.no_report and not args.dry_run and not args.only_stage:
         paths = write_report([args.out])
         for kind, path in paths.items():
             print(f"wrote {kind}: {path}", file=sys.stderr)
@@ -88,6 +89,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="seconds per training step on one GPU for the dry run's estimate (default: "
                         "recipes.GPU_STEP_SECONDS, an assumption; measure yours)")
     add_threads_argument(p)
+    add_jobs_arguments(p)
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. model.dim=32")
 
 

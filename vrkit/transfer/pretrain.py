@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from vrkit.errors import InputError
 from vrkit.transfer.pretrain_fit import INITS, PROBES
-from vrkit.transfer.stages import Stage, run_stages
+from vrkit.transfer.stages import Stage, StageList, run_stage_lists, side_by_side
 
 RECIPE, PROBE_RECIPE, MODEL = "pretrain", "pretrain_probe", "ivcl"
 TEST_SEED, FT_SEED = 900_001, 910_000
@@ -125,7 +126,7 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
             return {**res, "run_dir": "run", "encoder": f"{sdir.name}/run/encoder.pt"}
 
         return Stage(f"pretrain__{name}", "train", fn, {**meta, "objective": PRETRAININGS[name][0],
-                                                         "videos": s.pre_n, "epochs": s.pre_epochs})
+                                                         "videos": s.pre_n, "epochs": s.pre_epochs}, needs=())
 
     def encoder_of(done: dict, sdir: Path, name: str | None) -> Any:
         if name is None:
@@ -157,9 +158,10 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
             save_logits(sdir / "test_logits.pt", predict(net, fixed_set(spec, s.test_n, TEST_SEED), s.batch))
             return {**res, "logits": f"{sdir.name}/test_logits.pt"}
 
-        label = INITS[name][0] if kind == "finetune" else PROBES[name][0]
+        label, enc = INITS[name][:2] if kind == "finetune" else PROBES[name]
         return Stage(f"{kind}__{name}", "finetune", fn, {**meta, "init": name, "label": label,
-                                                         "videos": s.ft_n, "epochs": s.ft_epochs})
+                                                         "videos": s.ft_n, "epochs": s.ft_epochs},
+                     needs=() if enc is None else (f"pretrain__{enc}",))
 
     def test_stage(source: str, label: str, recipe: str, subset: str) -> Stage:
         def fn(sdir: Path, done: dict) -> dict:
@@ -175,7 +177,7 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
 
         return Stage(f"test__{source}__{subset}", "test", fn, {**meta, "recipe": recipe, "condition": label,
                                                                 "task": SUBSETS[subset], "source": source,
-                                                                "test_n": s.test_n})
+                                                                "test_n": s.test_n}, needs=(source,))
 
     stages += [pretrain_stage(name) for name in PRETRAININGS]
     for kind, names, recipe in (("finetune", INITS, RECIPE), ("probe", PROBES, PROBE_RECIPE)):
@@ -188,8 +190,9 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
     return stages
 
 
-def plan(spec: PretrainSpec) -> list[str]:
-    """What a run would do, one line per stage of every seed, then the budgets; nothing is trained."""
+def plan(spec: PretrainSpec, jobs: int | None = 1) -> list[str]:
+    """What a run would do, one line per stage of every seed, then the budgets and which stages run side by
+    side with ``jobs`` processes (None = auto); nothing is trained."""
     import math
 
     s = spec.sizes()
@@ -209,13 +212,20 @@ def plan(spec: PretrainSpec) -> list[str]:
     lines.append(f"videos: {s.image_size} px, {s.frames} frames; model preset {s.preset}; pretraining budget "
                  f"{cap(s.pre_minutes)} each, fine-tuning {cap(s.ft_minutes)} each (the same steps for every "
                  "init unless the cap stops one first; each result records its steps)")
-    return lines
+    return lines + side_by_side([build_stages(spec, seed) for seed in spec.seeds],
+                                [f"seed {seed} " for seed in spec.seeds], jobs)
 
 
-def run_pretrain_recipe(spec: PretrainSpec, log: Callable[[str], None] | None = None) -> dict[int, dict]:
-    """Run (or resume) every stage for every seed; returns {seed: {stage: result}}."""
+def run_pretrain_recipe(spec: PretrainSpec, log: Callable[[str], None] | None = None, jobs: int | None = 1,
+                        command: Callable[[int, str], list[str]] | None = None,
+                        only: str | None = None) -> dict[int, dict]:
+    """Run (or resume) every stage for every seed; returns {seed: {stage: result}}. ``jobs``, ``command`` and
+    ``only`` as in :func:`vrkit.transfer.recipes.run_recipe` (the four pretrainings are independent; each
+    fine-tuning and probe needs one of them)."""
     from vrkit.transfer.recipes import guard_settings
 
     lists = {seed: build_stages(spec, seed) for seed in spec.seeds}
     guard_settings(Path(spec.out) / MODEL / f"{RECIPE}_settings.json", {"scale": spec.scale, **asdict(spec.sizes())})
-    return {seed: run_stages(st, spec.results_dir(seed), log, prefix=f"seed {seed} ") for seed, st in lists.items()}
+    runs = [StageList(st, spec.results_dir(seed), f"seed {seed} ", None if command is None else partial(command, seed))
+            for seed, st in lists.items()]
+    return dict(zip(lists, run_stage_lists(runs, log, jobs, only), strict=True))

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from vrkit.engine.config import SourceConfig, TrainConfig
 from vrkit.errors import InputError
 from vrkit.transfer.scale import RECIPE_SIZES, SIZES, ScaleSizes, base_config, derive
-from vrkit.transfer.stages import Stage, run_stages
+from vrkit.transfer.stages import Stage, StageList, run_stage_lists, side_by_side
 
 RECIPES = ("temporal", "feature", "reasoning")
 DEFAULT_WORLD = {"temporal": "cog", "feature": "clevr", "reasoning": "cog"}
@@ -111,7 +112,7 @@ class _Ctx:
             return _relative(train_run(cfg, sdir / "run"), sdir)
 
         return Stage(name, "train", fn, {**self.meta, "variant": variant, "families": families,
-                                         "budget": cfg.trainer.max_minutes, **_sizes(cfg)})
+                                         "budget": cfg.trainer.max_minutes, **_sizes(cfg)}, needs=())
 
     def finetune(self, name: str, source: str, mode: str, *, variant: str | None, families: Any) -> Stage:
         s = self.sizes
@@ -133,7 +134,8 @@ class _Ctx:
 
             return _relative(flex_tune(cfg, ckpt, sdir / "flex", mode.split("-", 1)[1], val), sdir)
 
-        return Stage(name, "finetune", fn, {**self.meta, "ft_mode": mode, "source": source, **_sizes(cfg)})
+        return Stage(name, "finetune", fn, {**self.meta, "ft_mode": mode, "source": source, **_sizes(cfg)},
+                     needs=(source,))
 
     def test(self, name: str, source: str, condition: str, task: str, *, variant: str | None,
              families: Any, **meta: Any) -> Stage:
@@ -150,7 +152,7 @@ class _Ctx:
                     "test_families": src.families}
 
         return Stage(name, "test", fn, {**self.meta, "condition": condition, "task": task, "source": source,
-                                        "test_n": src.n, **meta})
+                                        "test_n": src.n, **meta}, needs=(source,))
 
 
 def _sizes(cfg: TrainConfig) -> dict[str, Any]:
@@ -275,12 +277,13 @@ GPU_STEP_SECONDS = 0.25  # assumed seconds per training step on one GPU (see pla
 EVAL_COST = 1 / 3  # a test example costs about a third of a training example (forward pass only)
 
 
-def plan(spec: RecipeSpec, step_seconds: float = GPU_STEP_SECONDS) -> list[str]:
+def plan(spec: RecipeSpec, step_seconds: float = GPU_STEP_SECONDS, jobs: int | None = 1) -> list[str]:
     """What a run would do, without training: one line per stage of every seed (kind, name, examples per epoch
     x epochs = steps at the batch size; test examples), then the totals and the expected GPU-hours at
     ``step_seconds`` per training step (an assumption to replace with a measured figure: a test batch is
     counted as ``EVAL_COST`` of a step). Open-ended training runs are capped by epochs at paper scale and by
-    the recipe's minutes at cpu scale (stated per run)."""
+    the recipe's minutes at cpu scale (stated per run). Last, which stages run side by side with ``jobs``
+    processes (None = auto)."""
     import math
 
     base = base_config(spec.world, spec.model, spec.scale, spec.config, spec.overrides)
@@ -304,7 +307,8 @@ def plan(spec: RecipeSpec, step_seconds: float = GPU_STEP_SECONDS) -> list[str]:
     lines.append(f"total: {steps} training steps + {evals:.0f} step-equivalents of tests; expected "
                  f"{hours:.1f} GPU-hours at {step_seconds:g} s per step (assumed, not measured: pass "
                  f"--gpu-step-seconds with your GPU's figure)")
-    return lines
+    lists = [build_stages(spec, seed, base) for seed in spec.seeds]
+    return lines + side_by_side(lists, [f"seed {seed} " for seed in spec.seeds], jobs)
 
 
 def _settings(spec: RecipeSpec) -> dict[str, Any]:
@@ -336,12 +340,15 @@ def guard_settings(path: Path, settings: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(now, indent=1, sort_keys=True))
 
 
-def run_recipe(spec: RecipeSpec, log: Callable[[str], None] | None = None) -> dict[int, dict[str, dict]]:
-    """Run (or resume) every stage of ``spec`` for every seed; returns {seed: {stage: result}}."""
+def run_recipe(spec: RecipeSpec, log: Callable[[str], None] | None = None, jobs: int | None = 1,
+               command: Callable[[int, str], list[str]] | None = None,
+               only: str | None = None) -> dict[int, dict[str, dict]]:
+    """Run (or resume) every stage of ``spec`` for every seed; returns {seed: {stage: result}}. ``jobs`` > 1:
+    stages of every seed whose needs are finished run side by side, each in a child process started with
+    ``command(seed, stage)``; ``only``: run just that stage (of every seed) here (:mod:`vrkit.transfer.stages`)."""
     base = base_config(spec.world, spec.model, spec.scale, spec.config, spec.overrides)
     lists = {seed: build_stages(spec, seed, base) for seed in spec.seeds}  # checks every name first
     _check_settings(spec)
-    out: dict[int, dict[str, dict]] = {}
-    for seed, stages in lists.items():
-        out[seed] = run_stages(stages, spec.results_dir(seed), log, prefix=f"{spec.model} seed {seed} ")
-    return out
+    runs = [StageList(stages, spec.results_dir(seed), f"{spec.model} seed {seed} ",
+                      None if command is None else partial(command, seed)) for seed, stages in lists.items()]
+    return dict(zip(lists, run_stage_lists(runs, log, jobs, only), strict=True))
