@@ -67,7 +67,7 @@ def test_pretrain_ivcl_bad_input_is_one_line_and_exit_2(tmp_path, fake_world, ca
     assert "data.nope" in capsys.readouterr().err
 
 
-def test_tiny_transfer_pretrain_end_to_end(tmp_path, one_thread):
+def test_tiny_transfer_pretrain_end_to_end(tmp_path, one_thread, monkeypatch):
     from vrkit.transfer.pretrain import PretrainSpec, run_pretrain_recipe
     from vrkit.transfer.pretrain_fit import INITS, PROBES
     from vrkit.transfer.pretrain_report import write_pretrain_report
@@ -90,6 +90,12 @@ def test_tiny_transfer_pretrain_end_to_end(tmp_path, one_thread):
     assert paths["figure_pretrain"].is_file() and "pretrain" in paths["csv"].read_text()
     again = run_pretrain_recipe(spec)[0]  # resumable: nothing recomputed
     assert again["finetune__ivcl"]["elapsed_s"] == done["finetune__ivcl"]["elapsed_s"]
+    # a test stage alone (a --jobs child) reads the labels its fine-tuning stage saved, not a regenerated set
+    (tmp_path / "tp/ivcl/seed0/test__finetune__ivcl__contained/results.json").unlink()
+    monkeypatch.setattr("vrkit.transfer.pretrain.fixed_set", lambda *a: pytest.fail("test set regenerated"))
+    alone = run_pretrain_recipe(spec, only="test__finetune__ivcl__contained")[0]["test__finetune__ivcl__contained"]
+    assert {k: alone[k] for k in ("top1", "top5", "examples")} == \
+        {k: done["test__finetune__ivcl__contained"][k] for k in ("top1", "top5", "examples")}
     assert main(["report", str(tmp_path / "tp"), "--out", str(tmp_path / "r.html")]) == 0
     assert "snitch" in (tmp_path / "r.html").read_text()
 

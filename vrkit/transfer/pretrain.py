@@ -12,6 +12,9 @@ localisation? (IV-CL, Sun et al., NeurIPS 2023; docs/ivcl.md). A resumable stage
    snitch is covered at the end; recipes ``pretrain`` (fine-tuning) and ``pretrain_probe`` (probes), which the
    transfer tables (:mod:`vrkit.transfer.table`) aggregate over seeds.
 
+Then, unless ``cog=False`` (``--no-cog``), the COG group: the same pretrainings on COG condition-A videos and
+COG question answering fine-tuned on A, tested on A and B (:mod:`vrkit.transfer.pretrain_cog`).
+
 The fine-tuning and test sets are fixed generated videos (test: the same for every seed), held in memory.
 """
 
@@ -32,6 +35,7 @@ TEST_SEED, FT_SEED = 900_001, 910_000
 PRETRAININGS = {"ivcl": ("mae", True), "image_only": ("mae", False), "attributes": ("attributes", False),
                 "sets": ("sets", False)}
 SUBSETS = {"all": "all videos", "contained": "snitch contained at end"}
+LABELS = "test_labels.pt"  # a fine-tuning or probe stage's copy of the test labels
 
 
 @dataclass
@@ -69,6 +73,7 @@ class PretrainSpec:
     out: Path = Path("transfer_pretrain")
     minutes: float | None = None  # replaces the scale's per-pretraining minutes (<= 0: no cap)
     source: Any = None  # video source (vrkit.data.cater.WorldSource; tests pass a stand-in)
+    cog: bool = True  # also the COG combination-split stage group (vrkit.transfer.pretrain_cog)
 
     def sizes(self) -> PretrainSizes:
         if self.scale not in SIZES:
@@ -100,6 +105,16 @@ def fixed_set(spec: PretrainSpec, n: int, seed: int) -> dict[str, Any]:
             _SETS.clear()
         _SETS[key] = materialise(CaterStream(n, seed, _world(s), state=True, source=spec.source))
     return _SETS[key]
+
+
+def _save_labels(path: Path, data: dict[str, Any]) -> None:
+    """The test set's labels (snitch cell, contained at the end), atomically: all a test stage reads of it."""
+    import torch
+
+    from vrkit.utils.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({k: data[k] for k in ("snitch_cell", "contained")}, tmp)
 
 
 def pretrain_tree(s: PretrainSizes, name: str, seed: int) -> dict[str, Any]:
@@ -155,7 +170,9 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
                 net = LinearProbe(enc if enc is not None else IVCL(model_cfg), 36)
             res = fit(net, fixed_set(spec, s.ft_n, FT_SEED + seed), s.ft_epochs, s.batch, s.ft_lr, seed,
                       s.ft_minutes)
-            save_logits(sdir / "test_logits.pt", predict(net, fixed_set(spec, s.test_n, TEST_SEED), s.batch))
+            test = fixed_set(spec, s.test_n, TEST_SEED)
+            save_logits(sdir / "test_logits.pt", predict(net, test, s.batch))
+            _save_labels(sdir / LABELS, test)
             return {**res, "logits": f"{sdir.name}/test_logits.pt"}
 
         label, enc = INITS[name][:2] if kind == "finetune" else PROBES[name]
@@ -169,7 +186,8 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
 
             from vrkit.transfer.pretrain_fit import metrics
 
-            data = fixed_set(spec, s.test_n, TEST_SEED)
+            labels = sdir.parent / source / LABELS  # saved beside the logits: a --jobs child need not regenerate
+            data = torch.load(labels) if labels.is_file() else fixed_set(spec, s.test_n, TEST_SEED)
             logits = torch.load(sdir.parent / done[source]["logits"], map_location="cpu")
             keep = data["contained"] if subset == "contained" else None
             m = metrics(logits, data["snitch_cell"], keep)
@@ -185,6 +203,10 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
             st = train_stage(kind, name)
             stages.append(st)
             stages += [test_stage(st.name, st.meta["label"], recipe, sub) for sub in SUBSETS]
+    if spec.cog:
+        from vrkit.transfer.pretrain_cog import cog_stages
+
+        stages += cog_stages(spec, seed)
     for i, st in enumerate(stages):
         st.meta["order"] = i
     return stages
@@ -201,17 +223,22 @@ def plan(spec: PretrainSpec, jobs: int | None = 1) -> list[str]:
         for st in build_stages(spec, seed):
             done = (spec.results_dir(seed) / st.name / "results.json").is_file()
             m = st.meta
+            items, batch = m.get("items", "videos"), m.get("batch", s.batch)  # the COG group states its own
             if st.kind == "test":
-                what = f"{m['test_n']} test videos ({m['task']})"
+                what = f"{m['test_n']} test {items} ({m['task']})"
             else:
-                steps = m["epochs"] * math.ceil(m["videos"] / s.batch)
+                steps = m["epochs"] * math.ceil(m["videos"] / batch)
                 fresh = " fresh" if st.kind == "train" else ""
-                what = f"{m['videos']}{fresh} videos x {m['epochs']} epoch(s) = {steps} steps of {s.batch}"
+                what = f"{m['videos']}{fresh} {items} x {m['epochs']} epoch(s) = {steps} steps of {batch}"
             lines.append(f"seed {seed} {st.kind:<8} {st.name}: {what}{'  (done)' if done else ''}")
     cap = lambda m: "no cap" if m is None else f"{m:g} min"  # noqa: E731
     lines.append(f"videos: {s.image_size} px, {s.frames} frames; model preset {s.preset}; pretraining budget "
                  f"{cap(s.pre_minutes)} each, fine-tuning {cap(s.ft_minutes)} each (the same steps for every "
                  "init unless the cap stops one first; each result records its steps)")
+    if spec.cog:
+        from vrkit.transfer.pretrain_cog import cog_plan_line
+
+        lines.append(cog_plan_line(spec))
     return lines + side_by_side([build_stages(spec, seed) for seed in spec.seeds],
                                 [f"seed {seed} " for seed in spec.seeds], jobs)
 
@@ -226,6 +253,10 @@ def run_pretrain_recipe(spec: PretrainSpec, log: Callable[[str], None] | None = 
 
     lists = {seed: build_stages(spec, seed) for seed in spec.seeds}
     guard_settings(Path(spec.out) / MODEL / f"{RECIPE}_settings.json", {"scale": spec.scale, **asdict(spec.sizes())})
+    if spec.cog:
+        from vrkit.transfer.pretrain_cog import COG_RECIPE, cog_settings
+
+        guard_settings(Path(spec.out) / MODEL / f"{COG_RECIPE}_settings.json", cog_settings(spec))
     runs = [StageList(st, spec.results_dir(seed), f"seed {seed} ", None if command is None else partial(command, seed))
             for seed, st in lists.items()]
     return dict(zip(lists, run_stage_lists(runs, log, jobs, only), strict=True))
