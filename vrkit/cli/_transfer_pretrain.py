@@ -15,7 +15,8 @@ def _cmd(args: argparse.Namespace) -> int:
     from vrkit.transfer.pretrain import PretrainSpec, plan, run_pretrain_recipe
     from vrkit.transfer.pretrain_report import write_pretrain_report
 
-    spec = PretrainSpec(scale=args.scale, seeds=args.seeds, out=Path(args.out), minutes=args.minutes)
+    spec = PretrainSpec(scale=args.scale, seeds=args.seeds, out=Path(args.out), minutes=args.minutes,
+                        cog=not args.no_cog)
     if args.dry_run:
         print("\n".join(plan(spec, args.jobs)))
         return 0
@@ -41,6 +42,8 @@ def add_pretrain(recipes: argparse._SubParsersAction, ints: Callable[[str], list
     q.add_argument("--seeds", type=ints, default=[0], help="comma-separated seeds (default 0)")
     q.add_argument("--out", required=True, help="results directory (resumable: finished stages are skipped)")
     q.add_argument("--minutes", type=float, help="budget of each pretraining in minutes (0 = no cap)")
+    q.add_argument("--no-cog", action="store_true", help="skip the COG group (pretraining on COG condition-A "
+                                                          "videos, question answering tested on A and B)")
     q.add_argument("--no-report", action="store_true", help="do not write the tables and figures")
     q.add_argument("--dry-run", action="store_true", help="print the plan (stages, videos, steps, budgets) and exit")
     add_threads_argument(q)

@@ -1,7 +1,8 @@
 """The report of ``vrkit transfer pretrain``: the transfer tables and figures (:func:`vrkit.transfer.report.
-write_report`: ``results.csv``, ``results.md``, ``figure_pretrain.png``, ``figure_pretrain_probe.png``) plus
-``pretrain.md``: top-1, top-5 and grid L1 per initialisation, overall and on the contained-at-end subset
-(mean ± std over seeds), and the issue's goals checked against the measured numbers."""
+write_report`: ``results.csv``, ``results.md``, ``figure_pretrain.png``, ``figure_pretrain_probe.png``,
+``figure_pretrain_cog.png``) plus ``pretrain.md``: top-1, top-5 and grid L1 per initialisation, overall and on
+the contained-at-end subset, COG accuracy on conditions A and B with the A−B gap (mean ± std over seeds), and
+the issue's goals checked against the measured numbers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vrkit.transfer.pretrain import PROBE_RECIPE, RECIPE, SUBSETS
+from vrkit.transfer.pretrain_cog import COG_RECIPE, CONDITIONS
 from vrkit.transfer.table import collect, ordered
 from vrkit.utils.atomic import atomic_write_text
 
@@ -50,6 +52,47 @@ def goals(tests: list[dict]) -> list[str]:
     return out
 
 
+def cog_gaps(tests: list[dict]) -> dict[str, dict[int, tuple[float, float]]]:
+    """{initialisation: {seed: (accuracy on A, on B)}} of the COG stage group (seeds with both)."""
+    out: dict[str, dict[int, tuple[float, float]]] = {}
+    acc = {(r["condition"], r["seed"], r["task"]): float(r["acc"]) for r in tests if r["recipe"] == COG_RECIPE}
+    for label, seed, task in acc:
+        if task == CONDITIONS["A"] and (label, seed, CONDITIONS["B"]) in acc:
+            out.setdefault(label, {})[seed] = (acc[label, seed, task], acc[label, seed, CONDITIONS["B"]])
+    return out
+
+
+def cog_markdown(tests: list[dict]) -> list[str]:
+    """The COG table (A, B, A−B gap per initialisation) and the smallest-gap goal as holding or not."""
+    gaps = cog_gaps(tests)
+    if not gaps:
+        return []
+    seeds = sorted({s for g in gaps.values() for s in g})
+    n = {r["task"]: r["examples"] for r in tests if r["recipe"] == COG_RECIPE}
+    lines = [f"### COG with the combination split: fine-tuned on A, tested on A and B (seeds "
+             f"{', '.join(map(str, seeds))}; accuracy = mean over the 23 classification families; mean ± std)", "",
+             "| initialisation | A % | B % | A−B gap (points) |", "|---|---|---|---|"]
+    for label, per in gaps.items():
+        a, b = [v[0] for v in per.values()], [v[1] for v in per.values()]
+        lines.append(f"| {label} | {_cell(a, 100.0)} | {_cell(b, 100.0)} | "
+                     f"{_cell([x - y for x, y in zip(a, b, strict=True)], 100.0)} |")
+    lines += ["", f"Test examples per condition: A {n.get(CONDITIONS['A'], '—')}, B {n.get(CONDITIONS['B'], '—')} "
+              "(the same for every seed; every object of a B example is a colour × shape pair never seen in A).", ""]
+    return lines
+
+
+def cog_goal(tests: list[dict]) -> list[str]:
+    """'IV-CL has the smallest A−B gap on the COG combination split', holding or not, with the gaps."""
+    mean_gap = {label: statistics.fmean(a - b for a, b in per.values()) for label, per in cog_gaps(tests).items()}
+    if "IV-CL" not in mean_gap or len(mean_gap) < 2:
+        return []
+    others = {k: v for k, v in mean_gap.items() if k != "IV-CL"}
+    holds = all(mean_gap["IV-CL"] < v for v in others.values())
+    listed = ", ".join(f"{k} {100 * v:+.1f}" for k, v in others.items())
+    return [f"COG combination split: IV-CL's A−B gap is {100 * mean_gap['IV-CL']:+.1f} points ({listed}) — "
+            f"IV-CL has the smallest gap: {'holds' if holds else 'does not hold'}"]
+
+
 def pretrain_markdown(tests: Sequence[dict]) -> str:
     tests = sorted(tests, key=lambda r: r.get("order", 0))
     lines = []
@@ -71,7 +114,8 @@ def pretrain_markdown(tests: Sequence[dict]) -> str:
             n = "/".join(str(r["examples"]) for r in rows if r["condition"] == label and r["seed"] == seeds[0])
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {n} |")
         lines.append("")
-    claims = goals(list(tests))
+    lines += cog_markdown(list(tests))
+    claims = goals(list(tests)) + cog_goal(list(tests))
     if claims:
         lines += ["Goals (issue 17) in these numbers:", ""] + [f"- {c}" for c in claims] + [""]
     return "\n".join(lines)
@@ -83,6 +127,6 @@ def write_pretrain_report(dirs: Sequence[str | Path], out: str | Path | None = N
 
     paths = write_report(dirs, out)
     target = Path(out or dirs[0]) / "pretrain.md"
-    tests = [r for r in collect(dirs) if r.get("recipe") in (RECIPE, PROBE_RECIPE)]
+    tests = [r for r in collect(dirs) if r.get("recipe") in (RECIPE, PROBE_RECIPE, COG_RECIPE)]
     atomic_write_text(target, pretrain_markdown(tests))
     return {**paths, "pretrain": target}
