@@ -49,6 +49,8 @@ def test_cog_group_runs_end_to_end_at_tiny_scale_and_reports_the_gap(tmp_path, o
             r = done[f"cog_test__cog_finetune__{init}__{split}"]
             assert r["recipe"] == COG_RECIPE and r["task"] == task and r["examples"] == 8
             assert 0.0 <= r["acc"] <= 1.0 and set(r["families"]) <= set(CLASSIFICATION_FAMILIES)
+    labels = torch.load(spec.results_dir(0) / "cog_finetune__ivcl" / "test_labels_B.pt")  # what a --jobs test reads
+    assert torch.equal(labels["answer"], cog_set("B", 8, COG_TEST_SEED, 32)["answer"])
     text = write_pretrain_report([tmp_path / "tp"])["pretrain"].read_text()
     assert "A−B gap" in text and "| IV-CL |" in text and "| scratch |" in text
     assert "IV-CL has the smallest gap: " in text

@@ -34,6 +34,7 @@ TRAIN_SPLIT = "A"
 CONDITIONS = {"A": "A: pairs seen in training", "B": "B: held-out pairs"}
 COG_INITS = ("ivcl", "image_only", "attributes", "sets", "scratch")  # labels: pretrain_fit.INITS
 COG_TEST_SEED, COG_FT_SEED = 900_101, 910_100
+LABEL_KEYS = ("answer", "point", "point_mask", "family")  # what scoring reads of a test set (kept beside logits)
 
 # The CATER sizes of each scale (vrkit.transfer.pretrain.SIZES) with COG's differences. pre_*: each pretraining on
 # condition-A videos (fresh every epoch); ft_*: question answering on a fixed set of ft_n condition-A examples;
@@ -167,6 +168,7 @@ def cog_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
             for split in CONDITIONS:
                 test = cog_set(split, s.test_n, COG_TEST_SEED, s.image_size)
                 save_logits(sdir / f"test_logits_{split}.pt", predict(net, test, s.batch, qa_logits))
+                save_logits(sdir / f"test_labels_{split}.pt", {k: test[k] for k in LABEL_KEYS})
                 logits[split] = f"{sdir.name}/test_logits_{split}.pt"
             return {**res, "logits": logits}
 
@@ -178,7 +180,9 @@ def cog_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
     def test_stage(source: str, label: str, split: str) -> Stage:
         def fn(sdir: Path, done: dict) -> dict:
             logits = torch.load(sdir.parent / done[source]["logits"][split], map_location="cpu")
-            return cog_accuracy(logits, cog_set(split, s.test_n, COG_TEST_SEED, s.image_size))
+            labels = sdir.parent / source / f"test_labels_{split}.pt"  # a --jobs child need not regenerate
+            data = torch.load(labels) if labels.is_file() else cog_set(split, s.test_n, COG_TEST_SEED, s.image_size)
+            return cog_accuracy(logits, data)
 
         return Stage(f"cog_test__{source}__{split}", "test", fn,
                      {**meta, "recipe": COG_RECIPE, "condition": label, "task": CONDITIONS[split],
