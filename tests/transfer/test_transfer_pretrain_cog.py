@@ -28,8 +28,8 @@ from vrkit.worlds.cog.constants import CLASSIFICATION_FAMILIES, FAMILY_INDEX, IN
 
 def _tiny_model_cfg():
     from vrkit.engine.pretrain import from_tree, model_config
-    from vrkit.transfer.pretrain import pretrain_tree
     from vrkit.transfer.pretrain_cog import COG_SIZES
+    from vrkit.transfer.pretrain_sizes import pretrain_tree
 
     return model_config(from_tree(pretrain_tree(COG_SIZES["tiny"], "image_only", 0), "<test>"))
 

@@ -28,42 +28,13 @@ from typing import Any
 
 from vrkit.errors import InputError
 from vrkit.transfer.pretrain_fit import INITS, PROBES
+from vrkit.transfer.pretrain_sizes import PRETRAININGS, SIZES, PretrainSizes, pretrain_tree
 from vrkit.transfer.stages import Stage, StageList, run_stage_lists, side_by_side
 
 RECIPE, PROBE_RECIPE, MODEL = "pretrain", "pretrain_probe", "ivcl"
 TEST_SEED, FT_SEED = 900_001, 910_000
-PRETRAININGS = {"ivcl": ("mae", True), "image_only": ("mae", False), "attributes": ("attributes", False),
-                "sets": ("sets", False)}
 SUBSETS = {"all": "all videos", "contained": "snitch contained at end"}
 LABELS = "test_labels.pt"  # a fine-tuning or probe stage's copy of the test labels
-
-
-@dataclass
-class PretrainSizes:
-    preset: str  # IV-CL model preset (vrkit.models.ivcl.PRESETS)
-    image_size: int
-    frames: int
-    pre_n: int  # videos per pretraining epoch (fresh every epoch)
-    pre_epochs: int
-    pre_minutes: float | None  # each pretraining's wall-clock cap
-    batch: int
-    ft_n: int  # labelled fine-tuning videos (fixed)
-    ft_epochs: int
-    ft_minutes: float | None  # each fine-tuning's cap (the step budget is the same for all; see plan)
-    test_n: int
-    lr: float = 1e-3  # pretraining
-    ft_lr: float = 5e-4
-    workers: int = 0
-
-
-SIZES: dict[str, PretrainSizes] = {
-    "tiny": PretrainSizes("tiny", 32, 4, pre_n=8, pre_epochs=1, pre_minutes=None, batch=4, ft_n=8, ft_epochs=1,
-                          ft_minutes=None, test_n=8),
-    "cpu": PretrainSizes("cpu", 64, 16, pre_n=1024, pre_epochs=1000, pre_minutes=20.0, batch=16, ft_n=2000,
-                         ft_epochs=6, ft_minutes=15.0, test_n=1000, workers=1),
-    "paper": PretrainSizes("paper", 224, 16, pre_n=20000, pre_epochs=100, pre_minutes=None, batch=64, ft_n=20000,
-                           ft_epochs=30, ft_minutes=None, test_n=5000, lr=1.5e-4, ft_lr=1e-4, workers=4),
-}
 
 
 @dataclass
@@ -115,15 +86,6 @@ def _save_labels(path: Path, data: dict[str, Any]) -> None:
 
     with atomic_path(path) as tmp:
         torch.save({k: data[k] for k in ("snitch_cell", "contained")}, tmp)
-
-
-def pretrain_tree(s: PretrainSizes, name: str, seed: int) -> dict[str, Any]:
-    objective, temporal = PRETRAININGS[name]
-    return {"seed": seed, "objective": objective, "model": {"preset": s.preset, "temporal": temporal},
-            "data": {"image_size": s.image_size, "frames": s.frames, "train_n": s.pre_n, "val_n": 0,
-                     "batch_size": s.batch, "workers": s.workers},
-            "optim": {"lr": s.lr, "warmup_steps": min(100, s.pre_n // s.batch)},
-            "trainer": {"max_epochs": s.pre_epochs, "max_minutes": s.pre_minutes, "log_every_n_steps": 10}}
 
 
 def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from vrkit.transfer.pretrain import PRETRAININGS, SIZES, PretrainSizes, PretrainSpec, pretrain_tree
 from vrkit.transfer.pretrain_fit import INITS
+from vrkit.transfer.pretrain_sizes import PRETRAININGS, SIZES, PretrainSizes, pretrain_tree
 from vrkit.transfer.stages import Stage
+
+if TYPE_CHECKING:
+    from vrkit.transfer.pretrain import PretrainSpec
 
 COG_RECIPE = "pretrain_cog"
 VARIANT = "canonical"  # 4 frames; the pretraining videos and the question-answering examples
@@ -36,7 +39,7 @@ COG_INITS = ("ivcl", "image_only", "attributes", "sets", "scratch")  # labels: p
 COG_TEST_SEED, COG_FT_SEED = 900_101, 910_100
 LABEL_KEYS = ("answer", "point", "point_mask", "family")  # what scoring reads of a test set (kept beside logits)
 
-# The CATER sizes of each scale (vrkit.transfer.pretrain.SIZES) with COG's differences. pre_*: each pretraining on
+# The CATER sizes of each scale (vrkit.transfer.pretrain_sizes.SIZES) with COG's differences. pre_*: each pretraining on
 # condition-A videos (fresh every epoch); ft_*: question answering on a fixed set of ft_n condition-A examples;
 # test_n: examples per test condition (cpu: 50 per family).
 COG_SIZES: dict[str, PretrainSizes] = {
