@@ -45,3 +45,37 @@ def test_demo_refuses_a_non_positive_budget_before_any_work(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--minutes", "-1", "--out", str(out)])
     assert exc.value.code == 2 and "--minutes" in capsys.readouterr().err and not out.exists()
+
+
+def test_demo_devices_auto_is_one_process_per_core_at_most_two(monkeypatch):
+    import argparse
+    import os
+
+    for cores, expected in ((1, 1), (2, 2), (16, 2)):
+        monkeypatch.setattr(os, "cpu_count", lambda c=cores: c)
+        assert demo.demo_devices("auto") == expected
+    assert demo.demo_devices("3") == 3
+    with pytest.raises(argparse.ArgumentTypeError):
+        demo.demo_devices("0")
+
+
+def test_demo_over_two_ddp_processes(tmp_path):
+    """Lightning re-runs the command for the second process: one demo.json, the figure, and a step count that
+    covers both processes' examples."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(demo.__file__).resolve().parents[2]
+    out = tmp_path / "demo"
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    res = subprocess.run([sys.executable, "-m", "vrkit", "demo", "--out", str(out), "--minutes", "0.05",
+                          "--families", "ExistColor,GetShape", "--eval-n", "16", "--devices", "2", "--threads", "1",
+                          "model.dim=32", "model.steps=2", "data.train.n=64", "data.batch_size=16"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    saved = json.loads((out / "demo.json").read_text())
+    assert saved["devices"] == 2 and saved["train_examples"] == saved["steps"] * 16 * 2
+    assert res.stdout.count("trained ") == 1  # only the first process reports
+    assert (out / "accuracy.png").is_file()
