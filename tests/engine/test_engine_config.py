@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from vrkit.cli import main
+from vrkit.configs import recipes
 from vrkit.engine.config import dump_yaml, load_config
 from vrkit.engine.data import EpochSampler, batch_size_at
 from vrkit.engine.metrics import FamilyAccuracy, frame_correct, frame_losses, summarize
@@ -17,7 +18,7 @@ from vrkit.engine.schedule import warmup_length, warmup_lr
 from vrkit.errors import InputError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-RECIPES = sorted(CONFIGS.rglob("*.yaml"))
+RECIPES = [CONFIGS / p.relative_to(p.parents[1]) for p in recipes()]  # the `vrkit train` recipes (not pretraining)
 
 
 def test_recipes_exist_for_every_model_world_and_scale():

@@ -60,6 +60,9 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
     warnings.filterwarnings("ignore", message=r".*Experiment logs directory .* exists and is not empty.*")
     warnings.filterwarnings("ignore", message=r".*isn't.*seeded.*|.*`isinstance\(treespec, LeafSpec\)`.*")
+    # DDP: the per-rank training loss averaged over an epoch is logged as rank 0's (its progress readout); the
+    # accuracies are torchmetrics states summed across ranks, so nothing reported needs Lightning's sync_dist
+    warnings.filterwarnings("ignore", message=r".*It is recommended to use `self.log\(.*sync_dist=True\)`.*")
 
 
 def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list | None = None, logger: Any = True,
