@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from vrkit.cli import main
-from vrkit.configs import CONFIG_DIR, recipes, resolve_recipe
+from vrkit.configs import CONFIG_DIR, pretrain_recipes, recipes, resolve_recipe
 from vrkit.engine.config import dump_yaml, from_dict, load_config
 from vrkit.engine.module import build_run_model, model_kwargs
 from vrkit.engine.recipe import WORLDS, datamodule_class
@@ -133,3 +133,15 @@ def test_a_built_wheel_carries_every_recipe(tmp_path):
     for recipe in RECIPES:
         assert f"vrkit/configs/{recipe.relative_to(CONFIG_DIR).as_posix()}" in names
     assert "vrkit/configs/README.md" in names and "vrkit/configs/__init__.py" in names
+
+
+@pytest.mark.parametrize("recipe", pretrain_recipes(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_pretraining_recipe_loads_and_builds_its_model(recipe):
+    from vrkit.engine.pretrain import load_pretrain_config, model_config
+    from vrkit.models.ivcl import IVCL
+
+    cfg = load_pretrain_config(recipe)
+    mc = model_config(cfg)
+    if mc.dim <= 256:  # the paper preset (ViT-B widths) is too large to build in a unit test
+        assert IVCL(mc).n_patches == (mc.image_size // mc.patch) ** 2
+    assert mc.image_size % mc.patch == 0
