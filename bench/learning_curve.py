@@ -50,14 +50,18 @@ class CurveRecorder:
                 self.record(trainer, pl_module)
             self._next = min(self._next * 2, self._next + self.every_s)
 
-    def record(self, trainer, pl_module) -> None:
+    def record(self, trainer, pl_module, families: bool = False) -> None:
+        """One point; ``families``: also each family's accuracy (the last point: the goal is per family too)."""
         from vrkit.engine.evaluate import evaluate
 
         point: dict[str, Any] = {"train_s": round(self.train_s, 1), "steps": trainer.global_step,
                                  "examples": trainer.global_step * self.batch_size}
         was_training = pl_module.training
         for name, source in self.sources.items():  # seeded sources: the same examples at every point
-            point[name] = round(evaluate(pl_module, source, 256, pl_module.cfg.trainer.precision)["acc"], 4)
+            res = evaluate(pl_module, source, 256, pl_module.cfg.trainer.precision)
+            point[name] = round(res["acc"], 4)
+            if families:
+                point[f"{name}_families"] = {f: round(v["acc"], 4) for f, v in res["families"].items()}
         pl_module.train(was_training)  # evaluate() leaves the task in eval mode
         self.points.append(point)
         print(json.dumps(point), file=sys.stderr, flush=True)
@@ -102,7 +106,7 @@ def run_curve(args: argparse.Namespace) -> dict[str, Any] | None:
         trainer.fit(task, datamodule=dm)
         if not trainer.is_global_zero:
             return None
-        rec.record(trainer, task)
+        rec.record(trainer, task, families=True)
         base = answer_baselines(task, sources["fresh"])
     return {"bench": "learning_curve", "model": args.model, "path": args.path, "precision": precision,
             "image_size": args.pixel_size if args.path == "pixels" else None, "minutes": args.minutes,
