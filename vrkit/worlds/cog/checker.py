@@ -1,9 +1,9 @@
 """Independent COG answer checker: question text → operator tree → per-frame answers
 (docs/world-cog.md, 'Operators and evaluation').
 
-Written only from the specification, deliberately without the generator's evaluator, so that it can catch
-generator bugs. :func:`parse_question` rebuilds the tree from the text, :func:`evaluate` evaluates it on an
-example's objects at every frame, and :func:`check_example` compares with the stored answers.
+Written only from the world's rules (docs/world-cog.md), deliberately without the generator's evaluator, so
+that it can catch generator bugs. :func:`parse_question` rebuilds the tree from the text, :func:`evaluate`
+evaluates it on an example's objects at every frame, and :func:`check_example` compares with the stored answers.
 
 Rules and quirks of the original that the checker honours (docs/world-cog.md, 'Quirks kept'):
 
@@ -23,7 +23,7 @@ Rules and quirks of the original that the checker honours (docs/world-cog.md, 'Q
   for 1..15).
   The five fixed-scene families used M = 4 in the original; :func:`family_lookback` reproduces that, and on
   the official sample M ∈ {3, 4, 7} gives identical answers for them (verified by the
-  tests), as the spec says.
+  tests).
 """
 
 from __future__ import annotations
