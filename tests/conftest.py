@@ -19,19 +19,27 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def cog_sample(shared_data: Path) -> Path:
-    p = shared_data / "cog-official-sample"
-    if not p.is_dir():
-        pytest.skip("cog-official-sample is absent")
-    return p
+def shared_dir(shared_data: Path):
+    """``shared_dir(name, marker="")``: ``../shared/data/<name>``, skipping the test when it (or the file
+    ``marker`` inside it) is absent."""
+
+    def find(name: str, marker: str = "") -> Path:
+        p = shared_data / name
+        if not ((p / marker).is_file() if marker else p.is_dir()):
+            pytest.skip(f"../shared/data/{name} is absent")
+        return p
+
+    return find
 
 
 @pytest.fixture(scope="session")
-def clevr_sample(shared_data: Path) -> Path:
-    p = shared_data / "clevr-official-engine-sample"
-    if not p.is_dir():
-        pytest.skip("clevr-official-engine-sample is absent")
-    return p
+def cog_sample(shared_dir) -> Path:
+    return shared_dir("cog-official-sample")
+
+
+@pytest.fixture(scope="session")
+def clevr_sample(shared_dir) -> Path:
+    return shared_dir("clevr-official-engine-sample")
 
 
 @pytest.fixture

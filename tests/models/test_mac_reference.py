@@ -25,11 +25,8 @@ EMBED = "question_encoder.embed."
 
 
 @pytest.fixture(scope="module")
-def ref_dir(shared_data: Path) -> Path:
-    p = shared_data / "mac-reference"
-    if not (p / "reference_state_dict.npz").is_file():
-        pytest.skip("../shared/data/mac-reference is absent")
-    return p
+def ref_dir(shared_dir) -> Path:
+    return shared_dir("mac-reference", "reference_state_dict.npz")
 
 
 @pytest.fixture(scope="module")

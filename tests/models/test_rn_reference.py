@@ -32,11 +32,8 @@ TOL = {"rtol": 1e-5, "atol": 1e-5}
 
 
 @pytest.fixture(scope="module")
-def ref_dir(shared_data: Path) -> Path:
-    p = shared_data / "rn-reference"
-    if not (p / "ir-fp_state_dict.npz").is_file():
-        pytest.skip("../shared/data/rn-reference is absent")
-    return p
+def ref_dir(shared_dir) -> Path:
+    return shared_dir("rn-reference", "ir-fp_state_dict.npz")
 
 
 def _state(ref_dir: Path, variant: str) -> dict[str, np.ndarray]:

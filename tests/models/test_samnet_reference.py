@@ -24,11 +24,8 @@ TOL = {"rtol": 0.0, "atol": 1e-5}
 
 
 @pytest.fixture(scope="module")
-def ref_dir(shared_data: Path) -> Path:
-    p = shared_data / "samnet-reference"
-    if not (p / "reference_state_dict.npz").is_file():
-        pytest.skip("../shared/data/samnet-reference is absent")
-    return p
+def ref_dir(shared_dir) -> Path:
+    return shared_dir("samnet-reference", "reference_state_dict.npz")
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,8 @@ from vrkit.worlds.clevr.text import SYNONYMS, load_synonyms, question_tokens, te
 
 
 @pytest.fixture(scope="module")
-def official(shared_data: Path) -> Path:
-    p = shared_data / "clevr-official-templates"
-    if not (p / "question_words.txt").is_file():
-        pytest.skip("clevr-official-templates is absent")
-    return p
+def official(shared_dir) -> Path:
+    return shared_dir("clevr-official-templates", "question_words.txt")
 
 
 @pytest.fixture(scope="module")
