@@ -108,3 +108,72 @@ def test_transfer_pretrain_dry_run_prints_the_plan(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:  # argparse: one usage line, exit 2
         main(["transfer", "pretrain", "--scale", "huge", "--out", str(tmp_path / "x")])
     assert exc.value.code == 2
+
+
+def test_fixed_sets_are_generated_once_per_results_directory_and_loaded_from_disk(tmp_path, capsys):
+    from vrkit.transfer import pretrain as tp
+
+    fake = FakeSource()
+    spec = tp.PretrainSpec(scale="tiny", out=tmp_path / "tp", source=fake)
+    tp._SETS.clear()
+    made = tp.fixed_set(spec, 6, 5)
+    assert fake.made == 6
+    files = sorted((tmp_path / "tp/ivcl/sets").glob("*.pt"))
+    assert [f.name.startswith("cater-n6-s5-") for f in files] == [True]
+    tp._SETS.clear()  # as in a --jobs child process or a resumed run
+    loaded = tp.fixed_set(spec, 6, 5)
+    assert fake.made == 6  # read from disk: the generator was not called again
+    assert loaded.keys() == made.keys() and all(torch.equal(loaded[k], made[k]) for k in made)
+    tp._SETS.clear()
+    tp.fixed_set(spec, 6, 6)  # another stream seed is another set
+    assert fake.made == 12 and len(list((tmp_path / "tp/ivcl/sets").glob("*.pt"))) == 2
+    # a truncated cache file is regenerated (one line on stderr naming it) and rewritten whole
+    files[0].write_bytes(files[0].read_bytes()[:100])
+    tp._SETS.clear()
+    again = tp.fixed_set(spec, 6, 5)
+    err = capsys.readouterr().err.splitlines()
+    assert fake.made == 18 and len(err) == 1 and str(files[0]) in err[0] and "regenerating" in err[0]
+    assert all(torch.equal(again[k], made[k]) for k in made)
+    tp._SETS.clear()
+    tp.fixed_set(spec, 6, 5)
+    assert fake.made == 18 and capsys.readouterr().err == ""
+
+
+def test_a_cache_file_of_another_key_or_size_is_not_used(tmp_path, capsys):
+    from vrkit.transfer.set_cache import cached_set, set_key, set_path
+
+    calls = []
+
+    def make(n):
+        calls.append(n)
+        return {"x": torch.arange(n)}
+
+    key = set_key(n=3, stream_seed=1)
+    assert torch.equal(cached_set(tmp_path, "s", key, lambda: make(3))["x"], torch.arange(3))
+    path = set_path(tmp_path, "s", key)
+    torch.save({"key": set_key(n=3, stream_seed=2), "data": {"x": torch.arange(3)}}, path)  # wrong key
+    cached_set(tmp_path, "s", key, lambda: make(3))
+    torch.save({"key": key, "data": {"x": torch.arange(2)}}, path)  # wrong number of rows
+    cached_set(tmp_path, "s", key, lambda: make(3))
+    assert calls == [3, 3, 3] and capsys.readouterr().err.count("regenerating") == 2
+    assert torch.equal(cached_set(tmp_path, "s", key, lambda: make(3))["x"], torch.arange(3)) and len(calls) == 3
+    assert cached_set(None, "s", key, lambda: make(3)) and len(calls) == 4  # no directory: nothing cached
+
+
+def test_a_stage_in_a_new_process_loads_the_sets_instead_of_generating_them(tmp_path, one_thread):
+    from vrkit.transfer import pretrain as tp
+
+    fake = FakeSource()
+    spec = tp.PretrainSpec(scale="tiny", seeds=[0], out=tmp_path / "tp", source=fake, cog=False)
+    done = tp.run_pretrain_recipe(spec)[0]
+    assert len(list((tmp_path / "tp/ivcl/sets").glob("*.pt"))) == 2  # the fine-tuning and the test set
+    logits = tmp_path / "tp/ivcl/seed0/finetune__scratch/test_logits.pt"
+    first = torch.load(logits)
+    (tmp_path / "tp/ivcl/seed0/finetune__scratch/results.json").unlink()
+    tp._SETS.clear()  # what a --jobs child starts with
+    before = fake.made
+    alone = tp.run_pretrain_recipe(spec, only="finetune__scratch")[0]["finetune__scratch"]
+    assert fake.made == before  # no video generated for a stage that only fine-tunes
+    assert {k: alone[k] for k in ("steps", "epoch_losses")} == {k: done["finetune__scratch"][k]
+                                                                 for k in ("steps", "epoch_losses")}
+    assert torch.equal(torch.load(logits), first)  # the same sets, so the same network and predictions

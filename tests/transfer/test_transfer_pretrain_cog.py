@@ -80,6 +80,23 @@ def test_cog_set_is_the_examples_collated():
         assert torch.equal(data["question"][i, :len(q)], q) and int(data["family"][i]) == FAMILY_INDEX[ex["family"]]
 
 
+def test_cog_sets_are_cached_on_disk_and_loaded_without_generating(tmp_path, monkeypatch):
+    from vrkit.transfer import pretrain_cog as pc
+
+    calls = []
+    real = pc.cog_examples
+    monkeypatch.setattr(pc, "cog_examples", lambda *a: calls.append(a) or real(*a))
+    pc._SETS.clear()
+    made = cog_set("B", 5, COG_TEST_SEED, 32, tmp_path)
+    assert len(calls) == 1 and [p.name[:14] for p in tmp_path.glob("*.pt")] == [f"cog-B-n5-s{COG_TEST_SEED}"[:14]]
+    pc._SETS.clear()  # a --jobs child process or a resumed run
+    loaded = cog_set("B", 5, COG_TEST_SEED, 32, tmp_path)
+    assert len(calls) == 1 and loaded.keys() == made.keys() and all(torch.equal(loaded[k], made[k]) for k in made)
+    pc._SETS.clear()
+    cog_set("B", 5, COG_TEST_SEED, 16, tmp_path)  # another image size is another set
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
+
+
 def test_pretraining_videos_are_condition_a_cog_frames():
     from vrkit.data.cog import render_frames
     from vrkit.data.cog_video import CogVideoSource

@@ -15,7 +15,8 @@ localisation? (IV-CL, Sun et al., NeurIPS 2023; docs/ivcl.md). A resumable stage
 Then, unless ``cog=False`` (``--no-cog``), the COG group: the same pretrainings on COG condition-A videos and
 COG question answering fine-tuned on A, tested on A and B (:mod:`vrkit.transfer.pretrain_cog`).
 
-The fine-tuning and test sets are fixed generated videos (test: the same for every seed), held in memory.
+The fine-tuning and test sets are fixed generated videos (test: the same for every seed), generated once per
+results directory and cached in ``<out>/ivcl/sets/`` (:func:`fixed_set`, :mod:`vrkit.transfer.set_cache`).
 """
 
 from __future__ import annotations
@@ -65,17 +66,30 @@ def _world(s: PretrainSizes) -> dict[str, Any]:
 _SETS: dict[tuple, Any] = {}
 
 
+def sets_dir(spec: PretrainSpec) -> Path:
+    """Where a results directory caches its fixed sets (:mod:`vrkit.transfer.set_cache`), shared by its seeds."""
+    return Path(spec.out) / MODEL / "sets"
+
+
 def fixed_set(spec: PretrainSpec, n: int, seed: int) -> dict[str, Any]:
-    """``n`` generated videos (with state) of stream ``seed``, collated, cached for the process."""
-    from vrkit.data.cater import CaterStream, materialise
+    """``n`` generated videos (with state) of stream ``seed``, collated; kept for the process and cached on disk
+    in :func:`sets_dir` (generated once per results directory, whatever the number of processes)."""
+    from vrkit.data.cater import CaterStream, WorldSource, materialise
+    from vrkit.transfer.set_cache import cached_set, set_key
+    from vrkit.worlds.cater.video import FORMAT
 
     s = spec.sizes()
-    key = (repr(_world(s)), n, seed, id(spec.source))
-    if key not in _SETS:
+    mem = (repr(_world(s)), n, seed, id(spec.source), str(spec.out))
+    if mem not in _SETS:
         if len(_SETS) > 4:
             _SETS.clear()
-        _SETS[key] = materialise(CaterStream(n, seed, _world(s), state=True, source=spec.source))
-    return _SETS[key]
+        src = spec.source
+        world = WorldSource().config(_world(s)).to_json() if src is None else _world(s)  # every option, defaults too
+        key = set_key(world=world, n=n, stream_seed=seed, state=True, world_format=FORMAT,
+                      source="world" if src is None else f"{type(src).__module__}.{type(src).__qualname__}")
+        _SETS[mem] = cached_set(sets_dir(spec), f"cater-n{n}-s{seed}", key, lambda: materialise(
+            CaterStream(n, seed, _world(s), state=True, source=src)))
+    return _SETS[mem]
 
 
 def _save_labels(path: Path, data: dict[str, Any]) -> None:

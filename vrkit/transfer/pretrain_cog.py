@@ -81,18 +81,23 @@ def cog_examples(split: str, n: int, seed: int) -> list[dict[str, Any]]:
 _SETS: dict[tuple, dict[str, Tensor]] = {}
 
 
-def cog_set(split: str, n: int, seed: int, image_size: int) -> dict[str, Tensor]:
-    """:func:`cog_examples` collated (``vrkit.data.collate``; uint8 frames at ``image_size``), cached."""
+def cog_set(split: str, n: int, seed: int, image_size: int, cache_dir: Path | None = None) -> dict[str, Tensor]:
+    """:func:`cog_examples` collated (``vrkit.data.collate``; uint8 frames at ``image_size``), kept for the
+    process and, with ``cache_dir``, cached on disk there (:mod:`vrkit.transfer.set_cache`)."""
     from vrkit.data.cog import encode_example
     from vrkit.data.collate import collate_cog
+    from vrkit.transfer.set_cache import cached_set, set_key
+    from vrkit.worlds.cog.constants import CLASSIFICATION_FAMILIES
 
-    key = (split, n, seed, image_size)
-    if key not in _SETS:
+    mem = (split, n, seed, image_size, None if cache_dir is None else str(cache_dir))
+    if mem not in _SETS:
         if len(_SETS) > 4:
             _SETS.clear()
-        _SETS[key] = collate_cog([encode_example(ex, "pixels", image_size, pixel_norm="uint8")
-                                  for ex in cog_examples(split, n, seed)])
-    return _SETS[key]
+        key = set_key(variant=f"{VARIANT}-{split}", families=list(CLASSIFICATION_FAMILIES), n=n, stream_seed=seed,
+                      image_size=image_size, path="pixels", pixel_norm="uint8")
+        _SETS[mem] = cached_set(cache_dir, f"cog-{split}-n{n}-s{seed}", key, lambda: collate_cog(
+            [encode_example(ex, "pixels", image_size, pixel_norm="uint8") for ex in cog_examples(split, n, seed)]))
+    return _SETS[mem]
 
 
 def qa_logits(net: torch.nn.Module, batch: dict[str, Tensor]) -> Tensor:
@@ -139,7 +144,9 @@ def build_qa_net(init: str, encoder: Any, model_cfg: Any, seed: int) -> torch.nn
 
 def cog_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
     """The COG group's stages for ``seed`` (module docstring)."""
-    s = cog_sizes(spec)
+    from vrkit.transfer.pretrain import sets_dir
+
+    s, sets = cog_sizes(spec), sets_dir(spec)
     meta = {"model": "ivcl", "seed": seed, "scale": spec.scale, "batch": s.batch, "items": "COG examples"}
 
     def pretrain_stage(name: str) -> Stage:
@@ -165,11 +172,11 @@ def cog_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
             start = INITS[init][1]
             enc = None if start is None else load_encoder(sdir.parent / done[f"cog_pretrain__{start}"]["encoder"])[0]
             net = build_qa_net(init, enc, model_cfg, seed)
-            data = cog_set(TRAIN_SPLIT, s.ft_n, COG_FT_SEED + seed, s.image_size)
+            data = cog_set(TRAIN_SPLIT, s.ft_n, COG_FT_SEED + seed, s.image_size, sets)
             res = fit(net, data, s.ft_epochs, s.batch, s.ft_lr, seed, s.ft_minutes, loss_fn=qa_loss)
             logits = {}
             for split in CONDITIONS:
-                test = cog_set(split, s.test_n, COG_TEST_SEED, s.image_size)
+                test = cog_set(split, s.test_n, COG_TEST_SEED, s.image_size, sets)
                 save_logits(sdir / f"test_logits_{split}.pt", predict(net, test, s.batch, qa_logits))
                 save_logits(sdir / f"test_labels_{split}.pt", {k: test[k] for k in LABEL_KEYS})
                 logits[split] = f"{sdir.name}/test_logits_{split}.pt"
@@ -184,7 +191,8 @@ def cog_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
         def fn(sdir: Path, done: dict) -> dict:
             logits = torch.load(sdir.parent / done[source]["logits"][split], map_location="cpu")
             labels = sdir.parent / source / f"test_labels_{split}.pt"  # a --jobs child need not regenerate
-            data = torch.load(labels) if labels.is_file() else cog_set(split, s.test_n, COG_TEST_SEED, s.image_size)
+            data = torch.load(labels) if labels.is_file() else cog_set(split, s.test_n, COG_TEST_SEED, s.image_size,
+                                                                       sets)
             return cog_accuracy(logits, data)
 
         return Stage(f"cog_test__{source}__{split}", "test", fn,
