@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -148,17 +149,27 @@ def frames_float(frames: Tensor) -> Tensor:
     return frames.float().div_(255.0) if frames.dtype == torch.uint8 else frames
 
 
+POOL_CHUNK = 64  # videos per file of a video pool
+_STATE_KEYS = ("objects", "object_mask", "attributes")
+
+
 class CaterStream(Dataset):
     """``n`` generated videos per epoch (module docstring); ``set_epoch(e)`` selects epoch e's videos.
-    ``source``: a :class:`WorldSource` (default) or a stand-in; ``state``: add the state-path arrays."""
+    ``source``: a :class:`WorldSource` (default) or a stand-in; ``state``: add the state-path arrays.
+
+    ``pool``: a directory where the stream's videos are cached on disk, :data:`POOL_CHUNK` per file (with their
+    state, :mod:`vrkit.data.set_cache`): the first stream to need a chunk generates it, every other stream of the
+    same seed, world and ``n`` that uses the directory loads it. The items are the ones the stream generates."""
 
     def __init__(self, n: int, seed: int, world: dict[str, Any] | None = None, state: bool = False,
-                 source: Any = None) -> None:
+                 source: Any = None, pool: str | Path | None = None) -> None:
         if n < 1:
             raise ValueError(f"a CATER stream needs n >= 1 videos, got {n}")
         self.n, self.seed, self.state, self.epoch = int(n), int(seed), state, 0
         self.world = dict(world or {})
         self.source = source if source is not None else WorldSource()
+        self.pool = None if pool is None else Path(pool)
+        self._chunk: tuple[tuple[int, int], dict[str, Tensor]] | None = None  # the last pool chunk read
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -172,7 +183,41 @@ class CaterStream(Dataset):
     def __getitem__(self, k: int) -> dict[str, Tensor]:
         if not 0 <= int(k) < self.n:
             raise IndexError(k)
+        if self.pool is not None:
+            return self._pooled(int(k))
         return encode_video(self.video(int(k)), self.source if self.state else None)
+
+    def pool_key(self, chunk: int) -> dict[str, Any]:
+        """What determines the bytes of pool file ``chunk`` of the current epoch."""
+        from vrkit.data.set_cache import set_key
+        from vrkit.worlds.cater.video import FORMAT
+
+        src = self.source
+        real = type(src) is WorldSource
+        return set_key(world=src.config(self.world).to_json() if real else self.world, stream_seed=self.seed,
+                       epoch=self.epoch, stream_n=self.n, start=chunk * POOL_CHUNK,
+                       n=min(POOL_CHUNK, self.n - chunk * POOL_CHUNK), world_format=FORMAT,
+                       source="world" if real else f"{type(src).__module__}.{type(src).__qualname__}")
+
+    def _pooled(self, k: int) -> dict[str, Tensor]:
+        from vrkit.data.set_cache import cached_set
+
+        c, i = divmod(k, POOL_CHUNK)
+        if self._chunk is None or self._chunk[0] != (self.epoch, c):
+            def make() -> dict[str, Tensor]:
+                items = [encode_video(self.video(j), self.source)
+                         for j in range(c * POOL_CHUNK, min(self.n, (c + 1) * POOL_CHUNK))]
+                return {**collate_cater(items), "object_count": torch.tensor([it["objects"].shape[1] for it in items])}
+
+            self._chunk = ((self.epoch, c), cached_set(self.pool, f"cater-s{self.seed}-e{self.epoch}-c{c}",
+                                                       self.pool_key(c), make))
+        data = self._chunk[1]
+        m = int(data["object_count"][i])
+        item = {key: v[i] for key, v in data.items() if key != "object_count"}
+        if not self.state:
+            return {key: v for key, v in item.items() if key not in _STATE_KEYS}
+        item["objects"], item["object_mask"] = item["objects"][:, :m], item["object_mask"][:, :m]
+        return item
 
 
 def materialise(ds: Dataset, batch_size: int = 64) -> dict[str, Tensor]:

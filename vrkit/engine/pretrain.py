@@ -48,6 +48,7 @@ class PretrainData:
     batch_size: int = 16
     workers: int = 1  # DataLoader processes generating videos (0 = in the training process)
     world: dict[str, Any] = field(default_factory=dict)  # further CaterConfig fields (camera, objects, ...)
+    pool: str | None = None  # directory caching the training videos on disk, shared by runs of the same stream
 
 
 @dataclass
@@ -83,7 +84,7 @@ class PretrainConfig:
 
 # Values a resumed run may change (budgets and bookkeeping).
 RESUME_ALLOWED = frozenset({"trainer.max_epochs", "trainer.max_steps", "trainer.max_minutes", "data.workers",
-                            "trainer.log_every_n_steps"})
+                            "trainer.log_every_n_steps", "data.pool"})  # a pool holds the videos a run generates
 
 
 def model_config(cfg: PretrainConfig) -> Any:

@@ -83,10 +83,10 @@ _SETS: dict[tuple, dict[str, Tensor]] = {}
 
 def cog_set(split: str, n: int, seed: int, image_size: int, cache_dir: Path | None = None) -> dict[str, Tensor]:
     """:func:`cog_examples` collated (``vrkit.data.collate``; uint8 frames at ``image_size``), kept for the
-    process and, with ``cache_dir``, cached on disk there (:mod:`vrkit.transfer.set_cache`)."""
+    process and, with ``cache_dir``, cached on disk there (:mod:`vrkit.data.set_cache`)."""
     from vrkit.data.cog import encode_example
     from vrkit.data.collate import collate_cog
-    from vrkit.transfer.set_cache import cached_set, set_key
+    from vrkit.data.set_cache import cached_set, set_key
     from vrkit.worlds.cog.constants import CLASSIFICATION_FAMILIES
 
     mem = (split, n, seed, image_size, None if cache_dir is None else str(cache_dir))
@@ -212,4 +212,5 @@ def cog_plan_line(spec: PretrainSpec) -> str:
     cap = lambda m: "no cap" if m is None else f"{m:g} min"  # noqa: E731
     return (f"COG: {VARIANT} examples ({s.frames} frames) at {s.image_size} px, pretraining on condition "
             f"{TRAIN_SPLIT} videos ({cap(s.pre_minutes)} each), question answering fine-tuned on {s.ft_n} "
-            f"condition-{TRAIN_SPLIT} examples ({cap(s.ft_minutes)} each), tested on {s.test_n} A and {s.test_n} B")
+            f"condition-{TRAIN_SPLIT} examples ({cap(s.ft_minutes)} each), tested on {s.test_n} A and {s.test_n} B "
+            "(its fixed sets cached beside the CATER ones)")

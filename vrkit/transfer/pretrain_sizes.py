@@ -40,11 +40,12 @@ SIZES: dict[str, PretrainSizes] = {
 }
 
 
-def pretrain_tree(s: PretrainSizes, name: str, seed: int) -> dict[str, Any]:
-    """The config tree (:func:`vrkit.engine.pretrain.from_tree`) of pretraining ``name`` at sizes ``s``."""
+def pretrain_tree(s: PretrainSizes, name: str, seed: int, pool: str | None = None) -> dict[str, Any]:
+    """The config tree (:func:`vrkit.engine.pretrain.from_tree`) of pretraining ``name`` at sizes ``s``;
+    ``pool``: the directory of a video pool shared with the other pretrainings of ``seed``."""
     objective, temporal = PRETRAININGS[name]
     return {"seed": seed, "objective": objective, "model": {"preset": s.preset, "temporal": temporal},
             "data": {"image_size": s.image_size, "frames": s.frames, "train_n": s.pre_n, "val_n": 0,
-                     "batch_size": s.batch, "workers": s.workers},
+                     "batch_size": s.batch, "workers": s.workers, "pool": pool},
             "optim": {"lr": s.lr, "warmup_steps": min(100, s.pre_n // s.batch)},
             "trainer": {"max_epochs": s.pre_epochs, "max_minutes": s.pre_minutes, "log_every_n_steps": 10}}

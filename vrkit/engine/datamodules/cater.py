@@ -25,13 +25,14 @@ def split_seed(seed: int, split: str) -> int:
 class CaterDataModule(L.LightningDataModule):
     """Train/val loaders over :class:`CaterStream` s (module docstring). ``world``: ``CaterConfig`` fields;
     ``state``: also load the per-frame visible-object sets (the supervised pretraining objectives need them);
-    ``source``: replaces the world's generator and state path (tests; :class:`vrkit.data.cater.WorldSource`)."""
+    ``source``: replaces the world's generator and state path (tests; :class:`vrkit.data.cater.WorldSource`);
+    ``pool``: a directory caching the training videos on disk (:class:`~vrkit.data.cater.CaterStream`)."""
 
     def __init__(self, world: dict[str, Any], train_n: int, val_n: int, batch_size: int, workers: int = 0,
-                 seed: int = 0, state: bool = False, source: Any = None) -> None:
+                 seed: int = 0, state: bool = False, source: Any = None, pool: str | None = None) -> None:
         super().__init__()
         self.batch_size, self.workers = batch_size, workers
-        self.train = CaterStream(train_n, split_seed(seed, "train"), world, state, source)
+        self.train = CaterStream(train_n, split_seed(seed, "train"), world, state, source, pool)
         self.val = CaterStream(val_n, split_seed(seed, "val"), world, state, source) if val_n else None
 
     def _loader(self, ds: CaterStream) -> DataLoader:

@@ -1,4 +1,5 @@
-"""Fixed generated sets of ``vrkit transfer pretrain`` cached on disk (docs/ivcl.md, 'What is cached').
+"""Generated sets cached on disk: the fixed fine-tuning and test sets of ``vrkit transfer pretrain`` and its
+shared pool of pretraining videos (docs/ivcl.md, 'What is cached').
 
 A fine-tuning or test set is a dict of tensors with one row per example, a pure function of a *key* (world
 options, number of examples, stream seed, image size and frames, the world's record format, vrkit's version and
