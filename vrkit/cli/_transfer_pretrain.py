@@ -16,7 +16,7 @@ def _cmd(args: argparse.Namespace) -> int:
     from vrkit.transfer.pretrain_report import write_pretrain_report
 
     spec = PretrainSpec(scale=args.scale, seeds=args.seeds, out=Path(args.out), minutes=args.minutes,
-                        cog=not args.no_cog, video_pool=args.video_pool)
+                        cog=not args.no_cog, pool_epochs=args.pool_epochs)
     if args.dry_run:
         print("\n".join(plan(spec, args.jobs)))
         return 0
@@ -44,10 +44,11 @@ def add_pretrain(recipes: argparse._SubParsersAction, ints: Callable[[str], list
     q.add_argument("--minutes", type=float, help="budget of each pretraining in minutes (0 = no cap)")
     q.add_argument("--no-cog", action="store_true", help="skip the COG group (pretraining on COG condition-A "
                                                           "videos, question answering tested on A and B)")
-    q.add_argument("--video-pool", action="store_true",
-                   help="the four CATER pretrainings of a seed share one pool of generated videos on disk "
-                        "(<out>/ivcl/seed<s>/video_pool/, ~200 MB per 1,024 videos at cpu scale): the same videos "
-                        "as without it, generated once instead of four times (docs/ivcl.md, 'What is cached')")
+    q.add_argument("--pool-epochs", type=int, metavar="P",
+                   help="epochs of pretraining videos generated per seed by a pool stage before the pretrainings "
+                        "(<out>/ivcl/seed<s>/video_pool/, ~201 MB per 1,024 videos at cpu scale); epoch e of each "
+                        "CATER pretraining reads pool epoch e mod P. Default: the scale's (tiny 1, cpu 8, paper 0); "
+                        "0 = fresh videos every epoch, generated inside each pretraining's budget (docs/ivcl.md)")
     q.add_argument("--no-report", action="store_true", help="do not write the tables and figures")
     q.add_argument("--dry-run", action="store_true", help="print the plan (stages, videos, steps, budgets) and exit")
     add_threads_argument(q)

@@ -1,6 +1,7 @@
 """torch Datasets over generated CATER-style videos (:mod:`vrkit.worlds.cater`): a seeded stream whose item k of
-epoch e is ``generate_video(video_seed(seed, e, k), config)``, so batches are a pure function of (seed, epoch)
-and a resumed run sees the videos an uninterrupted one would.
+epoch e is ``generate_video(video_seed(seed, e, k), config)`` (with ``pool_epochs`` P > 0, epoch e mod P: a
+fixed set of P epochs of videos, optionally cached on disk), so batches are a pure function of (seed, epoch) and
+a resumed run sees the videos an uninterrupted one would.
 
 An item (before :func:`collate_cater`) is a dict of tensors for one video of T frames:
 
@@ -158,27 +159,38 @@ class CaterStream(Dataset):
     ``source``: a :class:`WorldSource` (default) or a stand-in; ``state``: add the state-path arrays.
 
     ``pool``: a directory where the stream's videos are cached on disk, :data:`POOL_CHUNK` per file (with their
-    state, :mod:`vrkit.data.set_cache`): the first stream to need a chunk generates it, every other stream of the
-    same seed, world and ``n`` that uses the directory loads it. The items are the ones the stream generates."""
+    state, :mod:`vrkit.data.set_cache`): the first stream to need a chunk generates it (or :meth:`fill_pool` does
+    it up front), every other stream of the same seed, world and ``n`` that uses the directory loads it. The items
+    are the ones the stream generates.
+
+    ``pool_epochs`` P > 0: epoch e reads the videos of epoch e mod P, so the stream is a fixed set of P × ``n``
+    videos seen in the same order every P epochs; 0: fresh videos every epoch."""
 
     def __init__(self, n: int, seed: int, world: dict[str, Any] | None = None, state: bool = False,
-                 source: Any = None, pool: str | Path | None = None) -> None:
-        if n < 1:
-            raise ValueError(f"a CATER stream needs n >= 1 videos, got {n}")
+                 source: Any = None, pool: str | Path | None = None, pool_epochs: int = 0) -> None:
+        if n < 1 or pool_epochs < 0:
+            raise ValueError(f"a CATER stream needs n >= 1 videos and pool_epochs >= 0, got {n} and {pool_epochs}")
         self.n, self.seed, self.state, self.epoch = int(n), int(seed), state, 0
+        self.pool_epochs = int(pool_epochs)
         self.world = dict(world or {})
         self.source = source if source is not None else WorldSource()
         self.pool = None if pool is None else Path(pool)
         self._chunk: tuple[tuple[int, int], dict[str, Tensor]] | None = None  # the last pool chunk read
+        self.generated = 0  # videos this stream wrote into its pool (in this process)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+
+    @property
+    def data_epoch(self) -> int:
+        """The epoch of the stream whose videos the current epoch reads (``pool_epochs``)."""
+        return self.epoch % self.pool_epochs if self.pool_epochs else self.epoch
 
     def __len__(self) -> int:
         return self.n
 
     def video(self, k: int) -> Any:
-        return self.source.make(video_seed(self.seed, self.epoch, k), self.world)
+        return self.source.make(video_seed(self.seed, self.data_epoch, k), self.world)
 
     def __getitem__(self, k: int) -> dict[str, Tensor]:
         if not 0 <= int(k) < self.n:
@@ -188,29 +200,56 @@ class CaterStream(Dataset):
         return encode_video(self.video(int(k)), self.source if self.state else None)
 
     def pool_key(self, chunk: int) -> dict[str, Any]:
-        """What determines the bytes of pool file ``chunk`` of the current epoch."""
+        """What determines the bytes of pool file ``chunk`` of the current epoch (:attr:`data_epoch`)."""
         from vrkit.data.set_cache import set_key
         from vrkit.worlds.cater.video import FORMAT
 
         src = self.source
         real = type(src) is WorldSource
         return set_key(world=src.config(self.world).to_json() if real else self.world, stream_seed=self.seed,
-                       epoch=self.epoch, stream_n=self.n, start=chunk * POOL_CHUNK,
+                       epoch=self.data_epoch, stream_n=self.n, start=chunk * POOL_CHUNK,
                        n=min(POOL_CHUNK, self.n - chunk * POOL_CHUNK), world_format=FORMAT,
                        source="world" if real else f"{type(src).__module__}.{type(src).__qualname__}")
 
-    def _pooled(self, k: int) -> dict[str, Tensor]:
+    def pool_files(self) -> list[Path]:
+        """The pool files of the current epoch (:attr:`data_epoch`), whether written yet or not."""
+        from vrkit.data.set_cache import set_path
+
+        if self.pool is None:
+            raise ValueError("this stream has no pool directory")
+        return [set_path(self.pool, self._chunk_name(c), self.pool_key(c)) for c in range(-(-self.n // POOL_CHUNK))]
+
+    def fill_pool(self, epochs: Sequence[int]) -> int:
+        """Write the pool files of stream epochs ``epochs`` (those not written yet); returns the number of videos
+        generated. Each file is written to a temp path and renamed, so a killed fill leaves whole files only."""
+        before, epoch = self.generated, self.epoch
+        for e in epochs:
+            self.set_epoch(e)
+            for c in range(-(-self.n // POOL_CHUNK)):
+                self._pool_chunk(c)
+        self.set_epoch(epoch)
+        self._chunk = None
+        return self.generated - before
+
+    def _chunk_name(self, c: int) -> str:
+        return f"cater-s{self.seed}-e{self.data_epoch}-c{c}"
+
+    def _pool_chunk(self, c: int) -> dict[str, Tensor]:
+        """Pool file ``c`` of the current epoch, loaded (its row count checked) or generated and written."""
         from vrkit.data.set_cache import cached_set
 
-        c, i = divmod(k, POOL_CHUNK)
-        if self._chunk is None or self._chunk[0] != (self.epoch, c):
-            def make() -> dict[str, Tensor]:
-                items = [encode_video(self.video(j), self.source)
-                         for j in range(c * POOL_CHUNK, min(self.n, (c + 1) * POOL_CHUNK))]
-                return {**collate_cater(items), "object_count": torch.tensor([it["objects"].shape[1] for it in items])}
+        def make() -> dict[str, Tensor]:
+            items = [encode_video(self.video(j), self.source)
+                     for j in range(c * POOL_CHUNK, min(self.n, (c + 1) * POOL_CHUNK))]
+            self.generated += len(items)
+            return {**collate_cater(items), "object_count": torch.tensor([it["objects"].shape[1] for it in items])}
 
-            self._chunk = ((self.epoch, c), cached_set(self.pool, f"cater-s{self.seed}-e{self.epoch}-c{c}",
-                                                       self.pool_key(c), make))
+        return cached_set(self.pool, self._chunk_name(c), self.pool_key(c), make)
+
+    def _pooled(self, k: int) -> dict[str, Tensor]:
+        c, i = divmod(k, POOL_CHUNK)
+        if self._chunk is None or self._chunk[0] != (self.data_epoch, c):
+            self._chunk = ((self.data_epoch, c), self._pool_chunk(c))
         data = self._chunk[1]
         m = int(data["object_count"][i])
         item = {key: v[i] for key, v in data.items() if key != "object_count"}

@@ -49,6 +49,7 @@ class PretrainData:
     workers: int = 1  # DataLoader processes generating videos (0 = in the training process)
     world: dict[str, Any] = field(default_factory=dict)  # further CaterConfig fields (camera, objects, ...)
     pool: str | None = None  # directory caching the training videos on disk, shared by runs of the same stream
+    pool_epochs: int = 0  # P > 0: epoch e reads the videos of epoch e mod P (a fixed set of P x train_n); 0: fresh
 
 
 @dataclass
@@ -106,7 +107,8 @@ def from_tree(tree: dict[str, Any], where: str) -> PretrainConfig:
         model_config(cfg)
         for key, value, low in (("data.train_n", cfg.data.train_n, 1), ("data.val_n", cfg.data.val_n, 0),
                                 ("data.batch_size", cfg.data.batch_size, 1), ("data.workers", cfg.data.workers, 0),
-                                ("data.frames", cfg.data.frames, 1), ("optim.warmup_steps", cfg.optim.warmup_steps, 0)):
+                                ("data.frames", cfg.data.frames, 1), ("optim.warmup_steps", cfg.optim.warmup_steps, 0),
+                                ("data.pool_epochs", cfg.data.pool_epochs, 0)):
             if value < low:
                 raise ValueError(f"{key} must be >= {low}, got {value}")
         if cfg.optim.lr <= 0 or (cfg.trainer.max_minutes is not None and cfg.trainer.max_minutes <= 0):

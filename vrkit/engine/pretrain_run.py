@@ -129,7 +129,7 @@ def pretrain(cfg: PretrainConfig, run_dir: str | Path, resume: bool = False, sou
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     d = cfg.data
     dm = CaterDataModule(cfg.world(), d.train_n, d.val_n, d.batch_size, d.workers, cfg.seed,
-                         state=cfg.objective != "mae", source=source, pool=d.pool)
+                         state=cfg.objective != "mae", source=source, pool=d.pool, pool_epochs=d.pool_epochs)
     sizes = None if cfg.objective == "mae" else dm.train.source.sizes(cfg.world())
     task = PretrainTask(to_tree(cfg), sizes)
     trainer = _trainer(cfg, run, keep_epoch)

@@ -2,8 +2,13 @@
 localisation? (IV-CL, Sun et al., NeurIPS 2023; docs/ivcl.md). A resumable stage list per seed in
 ``<out>/ivcl/seed<s>/<stage>/results.json``:
 
+0. ``pool`` (or ``pool__a`` and ``pool__b``, each half of the epochs, so two processes generate side by side) —
+   when the scale has ``pool_epochs`` P > 0: P epochs of the pretraining stream generated into
+   ``<out>/ivcl/seed<s>/video_pool/`` before any pretraining, so that no pretraining pays for generation under
+   its wall-clock cap (:func:`pool_parts`).
 1. ``pretrain__<name>`` — the four pretrainings with one budget: IV-CL, IV-CL image-only (no temporal
    transformer), supervised per-frame attributes and supervised object sets (:mod:`vrkit.engine.pretrain`).
+   With a pool, epoch e reads pool epoch e mod P: every objective trains on the same fixed P × ``pre_n`` videos.
 2. ``finetune__<init>`` — snitch localisation (36-way) fine-tuned with the same data, epochs and batch for every
    initialisation of :data:`~vrkit.transfer.pretrain_fit.INITS` (the four above, a random frozen encoder,
    scratch, and the state path as an upper bound); its test-set logits are kept.
@@ -22,14 +27,14 @@ results directory and cached in ``<out>/ivcl/sets/`` (:func:`fixed_set`, :mod:`v
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from vrkit.errors import InputError
 from vrkit.transfer.pretrain_fit import INITS, PROBES
-from vrkit.transfer.pretrain_sizes import PRETRAININGS, SIZES, PretrainSizes, pretrain_tree
+from vrkit.transfer.pretrain_sizes import PRETRAININGS, SIZES, PretrainSizes, pretrain_tree, sizes_settings
 from vrkit.transfer.stages import Stage, StageList, run_stage_lists, side_by_side
 
 RECIPE, PROBE_RECIPE, MODEL = "pretrain", "pretrain_probe", "ivcl"
@@ -46,22 +51,45 @@ class PretrainSpec:
     minutes: float | None = None  # replaces the scale's per-pretraining minutes (<= 0: no cap)
     source: Any = None  # video source (vrkit.data.cater.WorldSource; tests pass a stand-in)
     cog: bool = True  # also the COG combination-split stage group (vrkit.transfer.pretrain_cog)
-    video_pool: bool = False  # the four CATER pretrainings of a seed share one pool of videos on disk (pool_dir)
+    pool_epochs: int | None = None  # replaces the scale's pool_epochs (0: no pool, fresh videos every epoch)
 
     def sizes(self) -> PretrainSizes:
         if self.scale not in SIZES:
             raise InputError(f"unknown scale {self.scale!r} (known: {', '.join(SIZES)})", "--scale")
         s = SIZES[self.scale]
         if self.minutes is not None:
-            s = PretrainSizes(**{**asdict(s), "pre_minutes": self.minutes if self.minutes > 0 else None})
+            s = replace(s, pre_minutes=self.minutes if self.minutes > 0 else None)
+        if self.pool_epochs is not None:
+            if self.pool_epochs < 0:
+                raise InputError(f"pool epochs must be >= 0, got {self.pool_epochs}", "--pool-epochs")
+            s = replace(s, pool_epochs=self.pool_epochs)
         return s
 
     def results_dir(self, seed: int) -> Path:
         return Path(self.out) / MODEL / f"seed{seed}"
 
     def pool_dir(self, seed: int) -> Path | None:
-        """The video pool of ``seed``'s CATER pretrainings (``video_pool``; None: each generates its videos)."""
-        return self.results_dir(seed) / "video_pool" if self.video_pool else None
+        """The video pool of ``seed``'s CATER pretrainings (None: no pool, each generates fresh videos)."""
+        return self.results_dir(seed) / "video_pool" if self.sizes().pool_epochs else None
+
+
+def pool_parts(pool_epochs: int) -> list[tuple[str, list[int]]]:
+    """The pool stages of a seed and the stream epochs each generates: none without a pool, ``pool`` for one
+    epoch, else ``pool__a`` and ``pool__b`` with half of the epochs each (they run side by side with --jobs 2)."""
+    if pool_epochs <= 1:
+        return [("pool", [0])] if pool_epochs == 1 else []
+    half = (pool_epochs + 1) // 2
+    return [("pool__a", list(range(half))), ("pool__b", list(range(half, pool_epochs)))]
+
+
+def pool_stream(spec: PretrainSpec, seed: int) -> Any:
+    """The pretraining stream of ``seed`` over its pool (what every CATER pretraining of the seed reads)."""
+    from vrkit.data.cater import CaterStream
+    from vrkit.engine.datamodules.cater import split_seed
+
+    s = spec.sizes()
+    return CaterStream(s.pre_n, split_seed(seed, "train"), _world(s), state=True, source=spec.source,
+                       pool=spec.pool_dir(seed), pool_epochs=s.pool_epochs)
 
 
 def _world(s: PretrainSizes) -> dict[str, Any]:
@@ -112,6 +140,21 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
     meta = {"model": MODEL, "seed": seed, "scale": spec.scale}
     stages: list[Stage] = []
 
+    pools = pool_parts(s.pool_epochs)
+
+    def pool_stage(name: str, epochs: list[int]) -> Stage:
+        def fn(sdir: Path, done: dict) -> dict:
+            stream = pool_stream(spec, seed)
+            made = stream.fill_pool(epochs)
+            files = []
+            for e in epochs:
+                stream.set_epoch(e)
+                files += stream.pool_files()
+            return {"videos_generated": made, "pool_bytes": sum(f.stat().st_size for f in files)}
+
+        return Stage(name, "data", fn, {**meta, "videos": s.pre_n, "epochs": len(epochs), "stream_epochs": epochs},
+                     needs=())
+
     def pretrain_stage(name: str) -> Stage:
         def fn(sdir: Path, done: dict) -> dict:
             from vrkit.engine.pretrain import from_tree
@@ -120,10 +163,12 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
             pool = spec.pool_dir(seed)
             res = pretrain(from_tree(pretrain_tree(s, name, seed, None if pool is None else str(pool)),
                                      f"<{spec.scale} scale>"), sdir / "run", source=spec.source)
-            return {**res, "run_dir": "run", "encoder": f"{sdir.name}/run/encoder.pt", "video_pool": pool is not None}
+            return {**res, "run_dir": "run", "encoder": f"{sdir.name}/run/encoder.pt"}
 
         return Stage(f"pretrain__{name}", "train", fn, {**meta, "objective": PRETRAININGS[name][0],
-                                                         "videos": s.pre_n, "epochs": s.pre_epochs}, needs=())
+                                                         "videos": s.pre_n, "epochs": s.pre_epochs,
+                                                         "pool_epochs": s.pool_epochs},
+                     needs=tuple(n for n, _ in pools))
 
     def encoder_of(done: dict, sdir: Path, name: str | None) -> Any:
         if name is None:
@@ -179,6 +224,7 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
                                                                 "task": SUBSETS[subset], "source": source,
                                                                 "test_n": s.test_n}, needs=(source,))
 
+    stages += [pool_stage(name, epochs) for name, epochs in pools]
     stages += [pretrain_stage(name) for name in PRETRAININGS]
     for kind, names, recipe in (("finetune", INITS, RECIPE), ("probe", PROBES, PROBE_RECIPE)):
         for name in names:
@@ -200,6 +246,7 @@ def plan(spec: PretrainSpec, jobs: int | None = 1) -> list[str]:
     import math
 
     s = spec.sizes()
+    mb = lambda n, z: f"~{n * z.frames * 3 * z.image_size ** 2 / 1e6:,.0f} MB"  # noqa: E731 - uint8 frames
     lines = []
     for seed in spec.seeds:
         for st in build_stages(spec, seed):
@@ -208,23 +255,29 @@ def plan(spec: PretrainSpec, jobs: int | None = 1) -> list[str]:
             items, batch = m.get("items", "videos"), m.get("batch", s.batch)  # the COG group states its own
             if st.kind == "test":
                 what = f"{m['test_n']} test {items} ({m['task']})"
+            elif st.kind == "data":
+                e, n = m["stream_epochs"], m["epochs"] * m["videos"]
+                what = (f"pool epoch(s) {e[0]}{f'-{e[-1]}' if len(e) > 1 else ''} of the pretraining stream: "
+                        f"{m['epochs']} x {m['videos']} = {n:,} videos generated ({mb(n, s)} on disk)")
             else:
                 steps = m["epochs"] * math.ceil(m["videos"] / batch)
-                fresh = " fresh" if st.kind == "train" else ""
+                fresh = "" if st.kind != "train" else " pooled" if m.get("pool_epochs") else " fresh"
                 what = f"{m['videos']}{fresh} {items} x {m['epochs']} epoch(s) = {steps} steps of {batch}"
             lines.append(f"seed {seed} {st.kind:<8} {st.name}: {what}{'  (done)' if done else ''}")
     cap = lambda m: "no cap" if m is None else f"{m:g} min"  # noqa: E731
     lines.append(f"videos: {s.image_size} px, {s.frames} frames; model preset {s.preset}; pretraining budget "
                  f"{cap(s.pre_minutes)} each, fine-tuning {cap(s.ft_minutes)} each (the same steps for every "
                  "init unless the cap stops one first; each result records its steps)")
-    mb = lambda n, z: f"~{n * z.frames * 3 * z.image_size ** 2 / 1e6:,.0f} MB"  # noqa: E731 - uint8 frames
     lines.append(f"cached: the fixed sets in {sets_dir(spec)}/ (generated once, loaded by every stage, --jobs child "
                  f"and resumed run: fine-tuning {mb(s.ft_n, s)} per seed, test {mb(s.test_n, s)})")
-    lines.append(f"pretraining videos: shared by a seed's four CATER pretrainings in "
-                 f"{spec.results_dir(0).parent}/seed<s>/video_pool/ ({mb(s.pre_n, s)} per epoch of {s.pre_n:,} "
-                 "videos; the same videos as without the pool, generated once)" if spec.video_pool else
-                 "pretraining videos: generated by each pretraining (--video-pool: one pool per seed, shared by its "
-                 "four CATER pretrainings)")
+    P = s.pool_epochs
+    lines.append(f"pretraining videos: a pool of {P} epoch(s) x {s.pre_n:,} = {P * s.pre_n:,} videos per seed in "
+                 f"{spec.results_dir(0).parent}/seed<s>/video_pool/ ({mb(P * s.pre_n, s)} per seed), generated by "
+                 f"the pool stage(s) before any pretraining; epoch e of every CATER pretraining reads pool epoch "
+                 f"e mod {P}, so each spends its whole budget training on the same fixed videos (--pool-epochs 0: "
+                 "fresh videos every epoch, generated inside each pretraining's budget)" if P else
+                 "pretraining videos: fresh every epoch, generated by each pretraining inside its budget "
+                 "(--pool-epochs P: a pool of P epochs per seed, generated before the pretrainings)")
     if spec.cog:
         from vrkit.transfer.pretrain_cog import cog_plan_line
 
@@ -242,7 +295,8 @@ def run_pretrain_recipe(spec: PretrainSpec, log: Callable[[str], None] | None = 
     from vrkit.transfer.recipes import guard_settings
 
     lists = {seed: build_stages(spec, seed) for seed in spec.seeds}
-    guard_settings(Path(spec.out) / MODEL / f"{RECIPE}_settings.json", {"scale": spec.scale, **asdict(spec.sizes())})
+    guard_settings(Path(spec.out) / MODEL / f"{RECIPE}_settings.json", {"scale": spec.scale,
+                                                                         **sizes_settings(spec.sizes())})
     if spec.cog:
         from vrkit.transfer.pretrain_cog import COG_RECIPE, cog_settings
 

@@ -17,7 +17,7 @@ the combination split'). Stages per seed, after the CATER ones, in ``<out>/ivcl/
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from vrkit.transfer.pretrain_fit import INITS
-from vrkit.transfer.pretrain_sizes import PRETRAININGS, SIZES, PretrainSizes, pretrain_tree
+from vrkit.transfer.pretrain_sizes import PRETRAININGS, SIZES, PretrainSizes, pretrain_tree, sizes_settings
 from vrkit.transfer.stages import Stage
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ LABEL_KEYS = ("answer", "point", "point_mask", "family")  # what scoring reads o
 # condition-A videos (fresh every epoch); ft_*: question answering on a fixed set of ft_n condition-A examples;
 # test_n: examples per test condition (cpu: 50 per family).
 COG_SIZES: dict[str, PretrainSizes] = {
-    scale: replace(SIZES[scale], frames=4, **changes) for scale, changes in (
+    scale: replace(SIZES[scale], frames=4, pool_epochs=0, **changes) for scale, changes in (  # no pool: fresh videos
         ("tiny", {}),
         ("cpu", {"pre_n": 2048, "pre_minutes": 15.0, "batch": 32, "ft_n": 5000, "ft_epochs": 5, "test_n": 1150}),
         ("paper", {}))}
@@ -58,7 +58,7 @@ def cog_sizes(spec: PretrainSpec) -> PretrainSizes:
 
 def cog_settings(spec: PretrainSpec) -> dict[str, Any]:
     """What a results directory's COG stages were made with (``vrkit.transfer.recipes.guard_settings``)."""
-    return {"scale": spec.scale, "variant": VARIANT, "train_split": TRAIN_SPLIT, **asdict(cog_sizes(spec))}
+    return {"scale": spec.scale, "variant": VARIANT, "train_split": TRAIN_SPLIT, **sizes_settings(cog_sizes(spec))}
 
 
 def cog_source() -> Any:
