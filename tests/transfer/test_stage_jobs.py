@@ -133,10 +133,24 @@ def test_recipes_declare_their_real_dependencies():
     reasoning = waves(build_stages(RecipeSpec("reasoning", "samnet", scale="tiny", tasks=["Basic", "Compare"]), 0))
     assert reasoning[0] == ["train_all", "train_only__Basic", "train_but__Basic", "train_only__Compare",
                             "train_but__Compare"]
-    pre = waves(pretrain_stages(PretrainSpec(scale="tiny"), 0))
-    assert pre[0][:4] == ["pretrain__ivcl", "pretrain__image_only", "pretrain__attributes", "pretrain__sets"]
+    pretrainings = ["pretrain__ivcl", "pretrain__image_only", "pretrain__attributes", "pretrain__sets"]
+    pre = waves(pretrain_stages(PretrainSpec(scale="tiny", pool_epochs=0), 0))
+    assert pre[0][:4] == pretrainings
     assert {"finetune__scratch", "finetune__state", "finetune__random_frozen", "probe__random"} <= set(pre[0])
     assert "finetune__ivcl" in pre[1] and "probe__sets" in pre[1] and "test__finetune__ivcl__all" in pre[2]
+    pooled = waves(pretrain_stages(PretrainSpec(scale="tiny", pool_epochs=4), 0))  # the pool stages come first
+    assert pooled[0][:2] == ["pool__a", "pool__b"] and not set(pretrainings) & set(pooled[0])
+    assert pooled[1][:4] == pretrainings and "finetune__ivcl" in pooled[2]
+
+
+def test_dry_run_with_two_jobs_generates_the_pool_before_the_pretrainings(tmp_path, capsys):
+    args = ["transfer", "pretrain", "--scale", "cpu", "--seeds", "0,1", "--out", str(tmp_path / "x"), "--dry-run"]
+    assert main([*args, "--jobs", "2"]) == 0
+    waves_ = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  wave ")]
+    assert waves_[0].startswith("  wave 1: seed 0 pool__a, seed 0 pool__b, ") and "seed 1 pool__b" in waves_[0]
+    assert "pretrain__" not in waves_[0].replace("cog_pretrain__", "")
+    assert all(f"seed {s} pretrain__{n}" in waves_[1] for s in (0, 1) for n in ("ivcl", "image_only", "sets"))
+    assert not (tmp_path / "x").exists()
 
 
 def _results(root: Path) -> dict[str, dict]:
