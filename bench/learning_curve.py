@@ -11,6 +11,10 @@ evaluate the current weights on a fixed set of fresh examples (``--eval-n``, nev
 sample when present (../shared/data/cog-official-sample/val_4_3_1). Accuracy is the mean of the per-family
 accuracies. Chance (uniform over each family's answers) and the prior (each family's most frequent answer) are
 measured on the same fresh examples. Writes bench/results/learning_curve_<model>_<path>_<precision>.json.
+
+Training time is wall clock minus evaluation: making the examples and Lightning's loop count. Results without a
+``clock`` field are older and counted only the time inside training steps (forward, backward, update), which
+leaves out generating the examples and the loop between steps; the table marks them with a dagger.
 """
 
 from __future__ import annotations
@@ -33,18 +37,20 @@ MODELS = ("samnet", "cog_baseline", "mac", "relation_net", "cnn_lstm")
 
 
 class CurveRecorder:
-    """Lightning callback: evaluates at growing intervals of training time, excluding evaluation from the clock."""
+    """Lightning callback: evaluates at growing intervals of training time. Training time is the wall clock since
+    training started minus the time spent evaluating, so making the examples (generated in the training process
+    with data.workers=0) and Lightning's own work between steps count, as they do for a user's run."""
 
     def __init__(self, sources: dict[str, Any], every_s: float, batch_size: int) -> None:
         self.sources, self.every_s, self.batch_size = sources, every_s, batch_size  # batch: all ranks together
         self.points: list[dict[str, Any]] = []
-        self.train_s, self._t, self._next = 0.0, None, 5.0
+        self.train_s, self.eval_s, self._t0, self._next = 0.0, 0.0, None, 5.0
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._t = time.perf_counter()
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._t0 = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.train_s += time.perf_counter() - self._t
+        self.train_s = time.perf_counter() - self._t0 - self.eval_s
         if self.train_s >= self._next:
             if trainer.is_global_zero:  # DDP: rank 0 evaluates; the other ranks wait at the next gradient reduce
                 self.record(trainer, pl_module)
@@ -54,6 +60,7 @@ class CurveRecorder:
         """One point; ``families``: also each family's accuracy (the last point: the goal is per family too)."""
         from vrkit.engine.evaluate import evaluate
 
+        start = time.perf_counter()
         point: dict[str, Any] = {"train_s": round(self.train_s, 1), "steps": trainer.global_step,
                                  "examples": trainer.global_step * self.batch_size}
         was_training = pl_module.training
@@ -63,6 +70,8 @@ class CurveRecorder:
             if families:
                 point[f"{name}_families"] = {f: round(v["acc"], 4) for f, v in res["families"].items()}
         pl_module.train(was_training)  # evaluate() leaves the task in eval mode
+        self.eval_s += time.perf_counter() - start
+        point["wall_s"] = round(time.perf_counter() - self._t0, 1)  # since training started, evaluation included
         self.points.append(point)
         print(json.dumps(point), file=sys.stderr, flush=True)
 
@@ -101,7 +110,8 @@ def run_curve(args: argparse.Namespace) -> dict[str, Any] | None:
         rec = type("Recorder", (CurveRecorder, Callback), {})(sources, args.every, cfg.data.batch_size * args.devices)
         stop = type("Budget", (Callback,), {"on_train_batch_end": lambda self, tr, *a: setattr(
             tr, "should_stop", tr.should_stop or tr.strategy.reduce_boolean_decision(
-                rec.train_s >= args.minutes * 60, all=False))})()  # DDP: every rank stops when any is out of time
+                tr.is_global_zero and rec.train_s >= args.minutes * 60, all=False))})()
+        # DDP: rank 0's clock decides (the others' clocks include rank 0's evaluations) and every rank stops with it
         trainer = build_trainer(cfg, Path(tmp) / "run", callbacks=[rec, stop], logger=False)
         trainer.fit(task, datamodule=dm)
         if not trainer.is_global_zero:
@@ -115,6 +125,7 @@ def run_curve(args: argparse.Namespace) -> dict[str, Any] | None:
             "threads": policy["threads"], "params": sum(p.numel() for p in task.parameters()),
             "eval": {k: (v.n if v.kind == "stream" else v.paths) for k, v in sources.items()},
             "chance": round(base["acc_chance"], 4), "prior": round(base["acc_prior"], 4), "points": rec.points,
+            "clock": "wall minus evaluation",
             "command": " ".join(["python", "bench/learning_curve.py", *sys.argv[1:]])}
 
 
@@ -140,7 +151,9 @@ def table() -> str:
     for r in sorted(longest_runs(), key=lambda r: (r["model"], r["path"], r["label"])):
         p = r["points"][-1]
         official = f"{100 * p['official']:.1f} %" if "official" in p else "—"
-        lines.append(f"| {r['label']} | {r['params']:,} | {r['minutes']:g} min | {p['steps']:,} × {r['batch']} | "
+        clock = "" if r.get("clock") else " †"
+        lines.append(f"| {r['label']} | {r['params']:,} | {r['minutes']:g} min{clock} | {p['steps']:,} × {r['batch']} "
+                     "| "
                      f"{100 * p['fresh']:.1f} % | {official} | {100 * r['prior']:.1f} / {100 * r['chance']:.1f} % | "
                      f"{r['machine']['load_avg_1m']} |")
     return "\n".join(lines)
