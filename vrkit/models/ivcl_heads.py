@@ -51,10 +51,24 @@ class ClipClassifier(nn.Module):
         self.pool = AttnPool(c.dim, c.heads)
         self.head = nn.Linear(c.dim, classes)
 
-    def forward(self, frames: Tensor) -> Tensor:
-        slots = self.temporal(self.encoder.encode(frames)[0])  # (B, T, k, d)
+    def train(self, mode: bool = True) -> ClipClassifier:
+        super().train(mode)
+        if not any(p.requires_grad for p in self.encoder.parameters()):
+            self.encoder.eval()  # a frozen encoder never trains (it has no dropout: the same outputs either way)
+        return self
+
+    def features(self, frames: Tensor) -> Tensor:
+        """The encoder's per-frame slots [B, T, k, d]: all a frozen encoder contributes."""
+        return self.encoder.encode(frames)[0]
+
+    def from_features(self, slots: Tensor) -> Tensor:
+        """The rest of the network: slots [B, T, k, d] → logits [B, classes]."""
+        slots = self.temporal(slots)
         B, T, k, d = slots.shape
-        return self.head(self.pool(slots.reshape(B, T * k, d)))  # (B, classes)
+        return self.head(self.pool(slots.reshape(B, T * k, d)))
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.from_features(self.features(frames))
 
 
 class StateClassifier(nn.Module):
@@ -90,10 +104,16 @@ class LinearProbe(nn.Module):
         self.encoder.eval()  # frozen: never in training mode
         return self
 
-    def forward(self, frames: Tensor) -> Tensor:
+    def features(self, frames: Tensor) -> Tensor:
+        """The frozen encoder's context slots of the last frame, [B, k, d]."""
         with torch.no_grad():
-            feats = self.encoder.features(frames)[:, -1]  # (B, k, d)
+            return self.encoder.features(frames)[:, -1]
+
+    def from_features(self, feats: Tensor) -> Tensor:
         return self.head(feats.flatten(1))
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.from_features(self.features(frames))
 
 
 class AttributeHead(nn.Module):

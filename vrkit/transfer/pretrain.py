@@ -12,7 +12,9 @@ localisation? (IV-CL, Sun et al., NeurIPS 2023; docs/ivcl.md). A resumable stage
 2. ``finetune__<init>`` — snitch localisation (36-way) fine-tuned with the same data, epochs and batch for every
    initialisation of :data:`~vrkit.transfer.pretrain_fit.INITS` (the four above, a random frozen encoder,
    scratch, and the state path as an upper bound); its test-set logits are kept.
-3. ``probe__<enc>`` — a linear probe on each frozen encoder (the four pretrained ones and a random one).
+3. ``probe__<enc>`` — a linear probe on each frozen encoder (the four pretrained ones and a random one). A
+   frozen encoder runs once per video, and only the trainable part is fitted on its cached features
+   (:func:`~vrkit.transfer.pretrain_fit.on_features`; also ``finetune__random_frozen``).
 4. ``test__<stage>__all`` / ``__contained`` — top-1, top-5 and grid L1 on every test video and on those whose
    snitch is covered at the end; recipes ``pretrain`` (fine-tuning) and ``pretrain_probe`` (probes), which the
    transfer tables (:mod:`vrkit.transfer.table`) aggregate over seeds.
@@ -104,24 +106,40 @@ def sets_dir(spec: PretrainSpec) -> Path:
     return Path(spec.out) / MODEL / "sets"
 
 
+def _set_key(spec: PretrainSpec, n: int, seed: int) -> tuple[str, dict[str, Any]]:
+    """The cache name and key (:mod:`vrkit.data.set_cache`) of :func:`fixed_set`'s set: everything that fixes its
+    bytes."""
+    from vrkit.data.cater import WorldSource
+    from vrkit.data.set_cache import set_key
+    from vrkit.worlds.cater.video import FORMAT
+
+    src, world = spec.source, _world(spec.sizes())
+    world = WorldSource().config(world).to_json() if src is None else world  # every option, defaults too
+    return f"cater-n{n}-s{seed}", set_key(
+        world=world, n=n, stream_seed=seed, state=True, world_format=FORMAT,
+        source="world" if src is None else f"{type(src).__module__}.{type(src).__qualname__}")
+
+
+def set_id(spec: PretrainSpec, n: int, seed: int) -> str:
+    """The file name of :func:`fixed_set`'s set in :func:`sets_dir` (it carries the digest of the set's key)."""
+    from vrkit.data.set_cache import set_path
+
+    return set_path(sets_dir(spec), *_set_key(spec, n, seed)).name
+
+
 def fixed_set(spec: PretrainSpec, n: int, seed: int) -> dict[str, Any]:
     """``n`` generated videos (with state) of stream ``seed``, collated; kept for the process and cached on disk
     in :func:`sets_dir` (generated once per results directory, whatever the number of processes)."""
-    from vrkit.data.cater import CaterStream, WorldSource, materialise
-    from vrkit.data.set_cache import cached_set, set_key
-    from vrkit.worlds.cater.video import FORMAT
+    from vrkit.data.cater import CaterStream, materialise
+    from vrkit.data.set_cache import cached_set
 
     s = spec.sizes()
     mem = (repr(_world(s)), n, seed, id(spec.source), str(spec.out))
     if mem not in _SETS:
         if len(_SETS) > 4:
             _SETS.clear()
-        src = spec.source
-        world = WorldSource().config(_world(s)).to_json() if src is None else _world(s)  # every option, defaults too
-        key = set_key(world=world, n=n, stream_seed=seed, state=True, world_format=FORMAT,
-                      source="world" if src is None else f"{type(src).__module__}.{type(src).__qualname__}")
-        _SETS[mem] = cached_set(sets_dir(spec), f"cater-n{n}-s{seed}", key, lambda: materialise(
-            CaterStream(n, seed, _world(s), state=True, source=src)))
+        _SETS[mem] = cached_set(sets_dir(spec), *_set_key(spec, n, seed), lambda: materialise(
+            CaterStream(n, seed, _world(s), state=True, source=spec.source)))
     return _SETS[mem]
 
 
@@ -181,7 +199,7 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
         def fn(sdir: Path, done: dict) -> dict:
             from vrkit.engine.pretrain import from_tree, model_config
             from vrkit.models.ivcl_heads import LinearProbe
-            from vrkit.transfer.pretrain_fit import build_classifier, fit, predict, save_logits, seeded
+            from vrkit.transfer.pretrain_fit import build_classifier, fit, on_features, predict, save_logits, seeded
 
             model_cfg = model_config(from_tree(pretrain_tree(s, "image_only", seed), "<scale>"))
             sizes = {"features": fixed_set(spec, s.test_n, TEST_SEED)["objects"].shape[-1]}
@@ -195,12 +213,15 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
                 torch.manual_seed(seeded("probe", name, seed))
                 enc = encoder_of(done, sdir, PROBES[name][1])
                 net = LinearProbe(enc if enc is not None else IVCL(model_cfg), 36)
-            res = fit(net, fixed_set(spec, s.ft_n, FT_SEED + seed), s.ft_epochs, s.batch, s.ft_lr, seed,
-                      s.ft_minutes)
-            test = fixed_set(spec, s.test_n, TEST_SEED)
-            save_logits(sdir / "test_logits.pt", predict(net, test, s.batch))
+            fine, test = fixed_set(spec, s.ft_n, FT_SEED + seed), fixed_set(spec, s.test_n, TEST_SEED)
             _save_labels(sdir / LABELS, test)
-            return {**res, "logits": f"{sdir.name}/test_logits.pt"}
+            # a frozen encoder runs once per video, not once per step (docs/ivcl.md, 'Frozen encoders')
+            net, (fine, test), extra = on_features(net, [(fine, set_id(spec, s.ft_n, FT_SEED + seed)),
+                                                         (test, set_id(spec, s.test_n, TEST_SEED))],
+                                                   s.batch, sets_dir(spec) / "features")
+            res = fit(net, fine, s.ft_epochs, s.batch, s.ft_lr, seed, s.ft_minutes)
+            save_logits(sdir / "test_logits.pt", predict(net, test, s.batch))
+            return {**res, **extra, "logits": f"{sdir.name}/test_logits.pt"}
 
         label, enc = INITS[name][:2] if kind == "finetune" else PROBES[name]
         return Stage(f"{kind}__{name}", "finetune", fn, {**meta, "init": name, "label": label,

@@ -3,7 +3,9 @@ deterministic training loop with the same budget for all, and snitch-localisatio
 
 Every vision initialisation fine-tunes the same :class:`~vrkit.models.ivcl_heads.ClipClassifier`; they differ
 only in where the weights start and what is frozen (``INITS``). The state path
-(:class:`~vrkit.models.ivcl_heads.StateClassifier`) reads the visible objects instead of pixels.
+(:class:`~vrkit.models.ivcl_heads.StateClassifier`) reads the visible objects instead of pixels. A network whose
+encoder is frozen (the linear probes, the random frozen encoder) is fitted as :class:`OnFeatures` on the encoder's
+features, computed once per video by :func:`on_features`.
 """
 
 from __future__ import annotations
@@ -63,12 +65,85 @@ def build_classifier(init: str, encoder: nn.Module | None, model_cfg: Any, sizes
 
 
 def inputs_of(net: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, ...]:
-    """What ``net`` reads from a batch: the visible objects (state path) or the frames in [0, 1]."""
+    """What ``net`` reads from a batch: the visible objects (state path), a frozen encoder's features (a set of
+    :func:`with_features`, read by :class:`OnFeatures`) or the frames in [0, 1]."""
     from vrkit.models.ivcl_heads import StateClassifier
 
     if isinstance(net, StateClassifier):
         return batch["objects"], batch["object_mask"]
+    if isinstance(net, OnFeatures):
+        return (batch["features"],)
     return (frames_float(batch["frames"]),)
+
+
+def frozen(net: nn.Module) -> bool:
+    """Whether ``net`` (a ClipClassifier or LinearProbe) has an encoder none of whose weights train."""
+    enc = getattr(net, "encoder", None)
+    return isinstance(enc, nn.Module) and hasattr(net, "from_features") and \
+        not any(p.requires_grad for p in enc.parameters())
+
+
+class OnFeatures(nn.Module):
+    """The trainable part of a ``net`` whose encoder is frozen: ``net.from_features`` on the encoder's features
+    (``net.features``), which :func:`with_features` computes once per video instead of once per step. The same
+    parameters and, up to floating-point noise, the same logits as ``net`` on the frames."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.net.from_features(features)
+
+
+def weights_digest(module: nn.Module) -> str:
+    """sha256 hex of ``module``'s state (names, dtypes, shapes and bytes of every tensor) and its config."""
+    h = hashlib.sha256(repr(getattr(module, "config", None)).encode())
+    for name, v in module.state_dict().items():
+        h.update(f"{name} {v.dtype} {tuple(v.shape)}".encode())
+        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def on_features(net: nn.Module, sets: list[tuple[dict[str, Tensor], str]], batch_size: int,
+                cache_dir: Path | None = None) -> tuple[nn.Module, list[dict[str, Tensor]], dict[str, Any]]:
+    """For ``net`` with a :func:`frozen` encoder: (:class:`OnFeatures` of it, each of ``sets`` (data, id) with its
+    frames replaced by the encoder's features (:func:`with_features`), what to record: ``feature_seconds`` and
+    whether the features were computed or loaded). Any other ``net``: itself, the data unchanged, {}."""
+    if not frozen(net):
+        return net, [data for data, _ in sets], {}
+    start = time.monotonic()
+    done = [with_features(net, data, batch_size, cache_dir, data_id) for data, data_id in sets]
+    return OnFeatures(net), [data for data, _ in done], {
+        "feature_seconds": round(time.monotonic() - start, 2),
+        "features": "loaded" if all(hit for _, hit in done) else "computed"}
+
+
+def with_features(net: nn.Module, data: dict[str, Tensor], batch_size: int, cache_dir: Path | None = None,
+                  data_id: str = "") -> tuple[dict[str, Tensor], bool]:
+    """``data`` with its frames replaced by ``net``'s frozen features (``net.features`` in eval mode, in batches
+    of ``batch_size``), and whether they were loaded rather than computed. With ``cache_dir``, they are cached
+    there (:func:`vrkit.data.set_cache.cached_set`) keyed by ``data_id`` (the set's cache file name) and the
+    encoder's :func:`weights_digest`, so a resumed stage loads them."""
+    from vrkit.data.set_cache import cached_set, set_key
+
+    was_training, computed = net.training, []
+
+    @torch.no_grad()
+    def make() -> dict[str, Tensor]:
+        net.eval()
+        order = torch.arange(_count(data))
+        feats = [net.features(frames_float(b["frames"])) for b in _batches({"frames": data["frames"]}, batch_size,
+                                                                              order)]
+        computed.append(True)
+        return {"features": torch.cat(feats)}
+
+    digest = weights_digest(net.encoder)
+    key = set_key(n=_count(data), data=data_id, encoder=digest, reads=type(net).__name__)
+    feats = cached_set(None if cache_dir is None or not data_id else cache_dir,
+                       f"features-{type(net).__name__}-{digest[:12]}", key, make)["features"]
+    net.train(was_training)
+    return {**{k: v for k, v in data.items() if k != "frames"}, "features": feats}, not computed
 
 
 def _count(data: dict[str, Tensor]) -> int:
