@@ -53,11 +53,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/profile_step.py --path pixels --steps 40
 	$(BIN)/python bench/ddp_step.py --path state --steps 300
 
-# Learning curves of every model (state path) and SAMNet / COG baseline on pixels: one run at a time.
-CURVE_MINUTES ?= 30
+# Learning curves of every model (state path) and SAMNet / COG baseline on pixels: one run at a time, each over
+# both cores (two DDP processes of one thread); the issue's goals are stated for 30 and 60 minutes.
+CURVE_MINUTES ?= 60
+CURVE_ARGS = --minutes $(CURVE_MINUTES) --every 300 --eval-n 1150 --threads 1 --devices 2 --set data.workers=0
 bench-curves: $(STAMP)
-	for m in $(MODELS); do $(BIN)/python bench/learning_curve.py --model $$m --path state --minutes $(CURVE_MINUTES); done
-	for m in samnet cog_baseline; do $(BIN)/python bench/learning_curve.py --model $$m --path pixels --minutes $(CURVE_MINUTES); done
+	for m in $(MODELS); do $(BIN)/python bench/learning_curve.py --model $$m --path state $(CURVE_ARGS); done
+	for m in samnet cog_baseline; do $(BIN)/python bench/learning_curve.py --model $$m --path pixels $(CURVE_ARGS); done
 
 # The slow one: accuracy after real training (8 cells x 30 min, about 4 hours on 2 cores).
 bench-accuracy: $(STAMP)
