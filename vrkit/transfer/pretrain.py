@@ -67,6 +67,10 @@ class PretrainSpec:
             s = replace(s, pool_epochs=self.pool_epochs)
         return s
 
+    def sets_dir(self) -> Path:
+        """Where the results directory caches its fixed sets (:mod:`vrkit.data.set_cache`), shared by its seeds."""
+        return Path(self.out) / MODEL / "sets"
+
     def results_dir(self, seed: int) -> Path:
         return Path(self.out) / MODEL / f"seed{seed}"
 
@@ -101,11 +105,6 @@ def _world(s: PretrainSizes) -> dict[str, Any]:
 _SETS: dict[tuple, Any] = {}
 
 
-def sets_dir(spec: PretrainSpec) -> Path:
-    """Where a results directory caches its fixed sets (:mod:`vrkit.data.set_cache`), shared by its seeds."""
-    return Path(spec.out) / MODEL / "sets"
-
-
 def _set_key(spec: PretrainSpec, n: int, seed: int) -> tuple[str, dict[str, Any]]:
     """The cache name and key (:mod:`vrkit.data.set_cache`) of :func:`fixed_set`'s set: everything that fixes its
     bytes."""
@@ -121,15 +120,15 @@ def _set_key(spec: PretrainSpec, n: int, seed: int) -> tuple[str, dict[str, Any]
 
 
 def set_id(spec: PretrainSpec, n: int, seed: int) -> str:
-    """The file name of :func:`fixed_set`'s set in :func:`sets_dir` (it carries the digest of the set's key)."""
+    """The file name of :func:`fixed_set`'s set in :meth:`PretrainSpec.sets_dir` (it carries its key's digest)."""
     from vrkit.data.set_cache import set_path
 
-    return set_path(sets_dir(spec), *_set_key(spec, n, seed)).name
+    return set_path(spec.sets_dir(), *_set_key(spec, n, seed)).name
 
 
 def fixed_set(spec: PretrainSpec, n: int, seed: int) -> dict[str, Any]:
     """``n`` generated videos (with state) of stream ``seed``, collated; kept for the process and cached on disk
-    in :func:`sets_dir` (generated once per results directory, whatever the number of processes)."""
+    in :meth:`PretrainSpec.sets_dir` (generated once per results directory, whatever the number of processes)."""
     from vrkit.data.cater import CaterStream, materialise
     from vrkit.data.set_cache import cached_set
 
@@ -138,7 +137,7 @@ def fixed_set(spec: PretrainSpec, n: int, seed: int) -> dict[str, Any]:
     if mem not in _SETS:
         if len(_SETS) > 4:
             _SETS.clear()
-        _SETS[mem] = cached_set(sets_dir(spec), *_set_key(spec, n, seed), lambda: materialise(
+        _SETS[mem] = cached_set(spec.sets_dir(), *_set_key(spec, n, seed), lambda: materialise(
             CaterStream(n, seed, _world(s), state=True, source=spec.source)))
     return _SETS[mem]
 
@@ -218,7 +217,7 @@ def build_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
             # a frozen encoder runs once per video, not once per step (docs/ivcl.md, 'Frozen encoders')
             net, (fine, test), extra = on_features(net, [(fine, set_id(spec, s.ft_n, FT_SEED + seed)),
                                                          (test, set_id(spec, s.test_n, TEST_SEED))],
-                                                   s.batch, sets_dir(spec) / "features")
+                                                   s.batch, spec.sets_dir() / "features")
             res = fit(net, fine, s.ft_epochs, s.batch, s.ft_lr, seed, s.ft_minutes)
             save_logits(sdir / "test_logits.pt", predict(net, test, s.batch))
             return {**res, **extra, "logits": f"{sdir.name}/test_logits.pt"}
@@ -289,7 +288,7 @@ def plan(spec: PretrainSpec, jobs: int | None = 1) -> list[str]:
     lines.append(f"videos: {s.image_size} px, {s.frames} frames; model preset {s.preset}; pretraining budget "
                  f"{cap(s.pre_minutes)} each, fine-tuning {cap(s.ft_minutes)} each (the same steps for every "
                  "init unless the cap stops one first; each result records its steps)")
-    lines.append(f"cached: the fixed sets in {sets_dir(spec)}/ (generated once, loaded by every stage, --jobs child "
+    lines.append(f"cached: the fixed sets in {spec.sets_dir()}/ (generated once, loaded by every stage, --jobs child "
                  f"and resumed run: fine-tuning {mb(s.ft_n, s)} per seed, test {mb(s.test_n, s)})")
     P = s.pool_epochs
     lines.append(f"pretraining videos: a pool of {P} epoch(s) x {s.pre_n:,} = {P * s.pre_n:,} videos per seed in "

@@ -144,9 +144,7 @@ def build_qa_net(init: str, encoder: Any, model_cfg: Any, seed: int) -> torch.nn
 
 def cog_stages(spec: PretrainSpec, seed: int) -> list[Stage]:
     """The COG group's stages for ``seed`` (module docstring)."""
-    from vrkit.transfer.pretrain import sets_dir
-
-    s, sets = cog_sizes(spec), sets_dir(spec)
+    s, sets = cog_sizes(spec), spec.sets_dir()
     meta = {"model": "ivcl", "seed": seed, "scale": spec.scale, "batch": s.batch, "items": "COG examples"}
 
     def pretrain_stage(name: str) -> Stage:
