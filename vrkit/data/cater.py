@@ -150,6 +150,19 @@ def frames_float(frames: Tensor) -> Tensor:
     return frames.float().div_(255.0) if frames.dtype == torch.uint8 else frames
 
 
+def source_identity(source: Any, world: dict[str, Any]) -> dict[str, Any]:
+    """The cache-key parts (:mod:`vrkit.data.set_cache`) that fix the bytes of the videos ``source`` (None: a
+    :class:`WorldSource`) makes for ``world``: the world's every option (defaults too) and record format, or a
+    stand-in source's class and the options as given."""
+    from vrkit.worlds.cater.video import FORMAT
+
+    if source is None or type(source) is WorldSource:
+        return {"world": (source or WorldSource()).config(world).to_json(), "world_format": FORMAT,
+                "source": "world"}
+    return {"world": dict(world), "world_format": FORMAT,
+            "source": f"{type(source).__module__}.{type(source).__qualname__}"}
+
+
 POOL_CHUNK = 64  # videos per file of a video pool
 _STATE_KEYS = ("objects", "object_mask", "attributes")
 
@@ -202,14 +215,9 @@ class CaterStream(Dataset):
     def pool_key(self, chunk: int) -> dict[str, Any]:
         """What determines the bytes of pool file ``chunk`` of the current epoch (:attr:`data_epoch`)."""
         from vrkit.data.set_cache import set_key
-        from vrkit.worlds.cater.video import FORMAT
 
-        src = self.source
-        real = type(src) is WorldSource
-        return set_key(world=src.config(self.world).to_json() if real else self.world, stream_seed=self.seed,
-                       epoch=self.data_epoch, stream_n=self.n, start=chunk * POOL_CHUNK,
-                       n=min(POOL_CHUNK, self.n - chunk * POOL_CHUNK), world_format=FORMAT,
-                       source="world" if real else f"{type(src).__module__}.{type(src).__qualname__}")
+        return set_key(**source_identity(self.source, self.world), stream_seed=self.seed, epoch=self.data_epoch,
+                       stream_n=self.n, start=chunk * POOL_CHUNK, n=min(POOL_CHUNK, self.n - chunk * POOL_CHUNK))
 
     def pool_files(self) -> list[Path]:
         """The pool files of the current epoch (:attr:`data_epoch`), whether written yet or not."""

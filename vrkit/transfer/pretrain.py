@@ -108,15 +108,11 @@ _SETS: dict[tuple, Any] = {}
 def _set_key(spec: PretrainSpec, n: int, seed: int) -> tuple[str, dict[str, Any]]:
     """The cache name and key (:mod:`vrkit.data.set_cache`) of :func:`fixed_set`'s set: everything that fixes its
     bytes."""
-    from vrkit.data.cater import WorldSource
+    from vrkit.data.cater import source_identity
     from vrkit.data.set_cache import set_key
-    from vrkit.worlds.cater.video import FORMAT
 
-    src, world = spec.source, _world(spec.sizes())
-    world = WorldSource().config(world).to_json() if src is None else world  # every option, defaults too
-    return f"cater-n{n}-s{seed}", set_key(
-        world=world, n=n, stream_seed=seed, state=True, world_format=FORMAT,
-        source="world" if src is None else f"{type(src).__module__}.{type(src).__qualname__}")
+    return f"cater-n{n}-s{seed}", set_key(**source_identity(spec.source, _world(spec.sizes())), n=n,
+                                          stream_seed=seed, state=True)
 
 
 def set_id(spec: PretrainSpec, n: int, seed: int) -> str:
