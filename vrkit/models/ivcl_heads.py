@@ -20,6 +20,11 @@ from torch import Tensor, nn
 from vrkit.models.ivcl import IVCL, TemporalMixer
 
 
+def frozen(module: nn.Module) -> bool:
+    """Whether none of ``module``'s weights train (``requires_grad`` off for all)."""
+    return not any(p.requires_grad for p in module.parameters())
+
+
 class AttnPool(nn.Module):
     """A learned query attends over tokens [B, L, d] (keep [B, L] bool: False = ignore) → [B, d]."""
 
@@ -53,7 +58,7 @@ class ClipClassifier(nn.Module):
 
     def train(self, mode: bool = True) -> ClipClassifier:
         super().train(mode)
-        if not any(p.requires_grad for p in self.encoder.parameters()):
+        if frozen(self.encoder):
             self.encoder.eval()  # a frozen encoder never trains (it has no dropout: the same outputs either way)
         return self
 

@@ -78,9 +78,10 @@ def inputs_of(net: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, ...]:
 
 def frozen(net: nn.Module) -> bool:
     """Whether ``net`` (a ClipClassifier or LinearProbe) has an encoder none of whose weights train."""
+    from vrkit.models.ivcl_heads import frozen as weights_frozen
+
     enc = getattr(net, "encoder", None)
-    return isinstance(enc, nn.Module) and hasattr(net, "from_features") and \
-        not any(p.requires_grad for p in enc.parameters())
+    return isinstance(enc, nn.Module) and hasattr(net, "from_features") and weights_frozen(enc)
 
 
 class OnFeatures(nn.Module):
